@@ -1,0 +1,227 @@
+"""SQL that checks rows against a card, and converts raw columns to the card's types.
+
+Every rule is a boolean SQL expression over one column; DuckDB counts how
+often each rule is broken in one streaming pass, and a second, bounded query
+(top-N by row number) fetches the first offending cells. Type conversion
+uses ``TRY_CAST`` plus a lossless check, so a bad value becomes a reported
+violation instead of a crash, and no value is rounded or changed silently.
+"""
+
+# SQL is built from card names and values only through duck.ident/literal/number.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from insitu.tables.card import Card, Column, ColumnType
+from insitu.tables.duck import ident, literal, number
+from insitu.tables.report import Example, Kind, Problem, ViolationReport
+
+#: DuckDB type written to Parquet for each card type.
+DUCK_TYPES: dict[ColumnType, str] = {
+    ColumnType.INTEGER: "BIGINT",
+    ColumnType.FLOAT: "DOUBLE",
+    ColumnType.CATEGORY: "VARCHAR",
+    ColumnType.STRING: "VARCHAR",
+    ColumnType.BOOLEAN: "BOOLEAN",
+    ColumnType.DATE: "DATE",
+}
+
+_INTEGER_TEXT = r"'^\s*[+-]?[0-9]+(\.0*)?\s*$'"
+_INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
+_INT_SOURCES = _INT_TYPES + tuple("U" + t for t in _INT_TYPES)
+
+
+def _family(src: str) -> str:
+    src = src.upper()
+    if src in _INT_SOURCES:
+        return "int"
+    if src in ("FLOAT", "DOUBLE", "REAL") or src.startswith("DECIMAL"):
+        return "real"
+    if src == "VARCHAR" or src.startswith("ENUM"):
+        return "text"
+    if src.startswith("TIMESTAMP"):
+        return "timestamp"
+    return src.lower()
+
+
+def typed_expr(col: Column, raw: str, src: str) -> str:
+    """SQL turning ``raw`` (of DuckDB type ``src``) into the card type, NULL where it cannot.
+
+    A value that would change in conversion (3.5 into an integer, a timestamp
+    with a time of day into a date) gives NULL, so it is reported as a wrong
+    type rather than rounded.
+    """
+    fam = _family(src)
+    t = DUCK_TYPES[col.type]
+    if col.type is ColumnType.INTEGER:
+        if fam == "int":
+            return f"TRY_CAST({raw} AS BIGINT)"
+        if fam == "real":
+            return f"CASE WHEN {raw} = trunc({raw}) THEN TRY_CAST({raw} AS BIGINT) END"
+        if fam == "text":
+            return (
+                f"CASE WHEN regexp_matches({raw}, {_INTEGER_TEXT}) "
+                f"THEN TRY_CAST(TRY_CAST(trim({raw}) AS DECIMAL(38,0)) AS BIGINT) END"
+            )
+    elif col.type is ColumnType.FLOAT:
+        if fam in ("int", "real", "text"):
+            return f"TRY_CAST({raw} AS DOUBLE)"
+    elif col.type in (ColumnType.CATEGORY, ColumnType.STRING):
+        return f"CAST({raw} AS VARCHAR)"
+    elif col.type is ColumnType.BOOLEAN:
+        if fam in ("boolean", "text"):
+            return f"TRY_CAST({raw} AS BOOLEAN)"
+    elif col.type is ColumnType.DATE:
+        if fam in ("date", "text"):
+            return f"TRY_CAST({raw} AS DATE)"
+        if fam == "timestamp":
+            return f"CASE WHEN {raw} = date_trunc('day', {raw}) THEN TRY_CAST({raw} AS DATE) END"
+    return f"CAST(NULL AS {t})"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One card rule as a SQL condition that is true on offending rows."""
+
+    column: str
+    kind: Kind
+    text: str
+    broken: str
+
+
+def column_rules(col: Column, raw: str, typed: str) -> list[Rule]:
+    """The rules one column's values must keep, over its raw and typed expressions."""
+    rules = [
+        Rule(
+            col.name,
+            Kind.WRONG_TYPE,
+            f"is not a valid {col.type.value}",
+            f"({raw} IS NOT NULL AND {typed} IS NULL)",
+        )
+    ]
+    if not col.nullable:
+        rules.append(Rule(col.name, Kind.NULL, "is empty but not nullable", f"({raw} IS NULL)"))
+    if col.type is ColumnType.FLOAT:
+        rules.append(Rule(col.name, Kind.NOT_A_NUMBER, "is NaN", f"isnan({typed})"))
+    if col.type.numeric and (col.lower is not None or col.upper is not None):
+        conds = []
+        if col.lower is not None:
+            conds.append(f"{typed} < {number(col.lower)}")
+        if col.upper is not None:
+            conds.append(f"{typed} > {number(col.upper)}")
+        lo = "-inf" if col.lower is None else number(col.lower)
+        hi = "inf" if col.upper is None else number(col.upper)
+        rules.append(
+            Rule(
+                col.name,
+                Kind.OUT_OF_BOUNDS,
+                f"is outside its bounds [{lo}, {hi}]",
+                f"coalesce({' OR '.join(conds)}, false)",
+            )
+        )
+    if col.type is ColumnType.CATEGORY and col.categories:
+        values = ", ".join(literal(c) for c in col.categories)
+        rules.append(
+            Rule(
+                col.name,
+                Kind.NOT_A_CATEGORY,
+                "is not one of its declared categories",
+                f"coalesce(NOT list_contains([{values}], {typed}), false)",
+            )
+        )
+    return rules
+
+
+def find_violations(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    *,
+    card: Card,
+    source_types: dict[str, str],
+    row_expr: str,
+    limit: int,
+    show_values: bool,
+) -> ViolationReport:
+    """Check every row of ``source`` (a SQL FROM item) against ``card``.
+
+    ``source_types`` gives the DuckDB type of each card column in the source;
+    ``row_expr`` numbers rows in file order (1-based). Counts cover all rows;
+    at most ``limit`` offending cells are returned as examples.
+    """
+    raw = {c.name: ident(c.name) for c in card.columns}
+    typed_alias = {c.name: ident("__t_" + c.name) for c in card.columns}
+    projections = [raw[c.name] for c in card.columns] + [
+        f"{typed_expr(c, raw[c.name], source_types[c.name])} AS {typed_alias[c.name]}"
+        for c in card.columns
+    ]
+    rules = [r for c in card.columns for r in column_rules(c, raw[c.name], typed_alias[c.name])]
+    relation = f"SELECT {', '.join(projections)} FROM {source}"
+    any_broken = " OR ".join(r.broken for r in rules)
+    counts_sql = (
+        f"SELECT count(*), count_if({any_broken}), "
+        + ", ".join(f"count_if({r.broken})" for r in rules)
+        + f" FROM ({relation})"
+    )
+    row = con.execute(counts_sql).fetchone()
+    assert row is not None
+    total, bad_rows, *per_rule = (int(v) for v in row)
+    problems = [
+        Problem(r.column, r.kind, r.text, n) for r, n in zip(rules, per_rule, strict=True) if n
+    ]
+    examples: list[Example] = []
+    if bad_rows:
+        flags = ", ".join(r.broken for r in rules)
+        values = ", ".join(f"CAST({raw[c.name]} AS VARCHAR)" for c in card.columns)
+        rows = con.execute(
+            f"SELECT __row, [{flags}], [{values}] FROM "
+            f"(SELECT {row_expr} AS __row, * FROM ({relation}))"
+            f" WHERE {any_broken} ORDER BY __row LIMIT {int(limit)}"
+        ).fetchall()
+        index = {c.name: i for i, c in enumerate(card.columns)}
+        for number_, broken, vals in rows:
+            for rule, hit in zip(rules, broken, strict=True):
+                if hit and len(examples) < limit:
+                    value = vals[index[rule.column]] if show_values else None
+                    examples.append(Example(int(number_), rule.column, rule.kind, value))
+    if card.privacy_unit is not None and card.privacy_unit.column in typed_alias:
+        unit_problem, unit_examples = _unit_bound(
+            con, relation, card, typed_alias, limit - len(examples), show_values
+        )
+        if unit_problem is not None:
+            problems.append(unit_problem)
+            examples.extend(unit_examples)
+    return ViolationReport(card.name, total, bad_rows, problems, examples)
+
+
+def _unit_bound(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    card: Card,
+    typed_alias: dict[str, str],
+    limit: int,
+    show_values: bool,
+) -> tuple[Problem | None, list[Example]]:
+    assert card.privacy_unit is not None
+    unit, max_rows = card.privacy_unit.column, card.privacy_unit.max_rows
+    t = typed_alias[unit]
+    grouped = (
+        f"SELECT {t} AS unit, count(*) AS n FROM ({relation}) "
+        f"WHERE {t} IS NOT NULL GROUP BY {t} HAVING count(*) > {int(max_rows)}"
+    )
+    found = con.execute(f"SELECT count(*) FROM ({grouped})").fetchone()
+    n_units = int(found[0]) if found else 0
+    if not n_units:
+        return None, []
+    rule = f"has units with more than {max_rows} row(s), the card's contribution bound"
+    examples = []
+    if limit > 0:
+        for value, n in con.execute(
+            f"SELECT CAST(unit AS VARCHAR), n FROM ({grouped}) ORDER BY n DESC, unit LIMIT {limit}"
+        ).fetchall():
+            shown = f"{value} ({n} rows)" if show_values else None
+            examples.append(Example(None, unit, Kind.TOO_MANY_ROWS_PER_UNIT, shown))
+    return Problem(unit, Kind.TOO_MANY_ROWS_PER_UNIT, rule, n_units), examples
