@@ -1,0 +1,164 @@
+"""A :class:`~insitu.computations.channel.Channel` between nodes over signed HTTP.
+
+``send`` splits a payload into frames (:mod:`insitu.federation.messages`), signs
+each POST with the node key (:mod:`insitu.federation.signing`) and delivers it to
+``POST {peer_url}/peer/v1/collaborations/{collab_id}/messages``, retrying with
+exponential backoff on connection errors, timeouts, 429 and 5xx until the send
+deadline; a retry is safe because the receiver deduplicates by message id and
+chunk. ``receive`` waits on this node's :class:`~insitu.federation.inbox.Inbox`,
+which the node's route (:class:`~insitu.federation.inbound.PeerInbound`) fills.
+
+Failures: a peer that stays unreachable past the deadline raises
+:class:`~insitu.errors.Unavailable`; a peer that refuses the signature (401/403)
+raises :class:`~insitu.errors.SecurityError`; one that refuses the frame as a
+protocol violation (other 4xx) raises :class:`~insitu.errors.ProtocolAbort`.
+None of these is retried by the channel; the job fails cleanly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from insitu.computations.channel import DEFAULT_MAX_MESSAGE, Channel
+from insitu.crypto.signing import SigningKey
+from insitu.errors import InvalidInput, ProtocolAbort, SecurityError, Unavailable
+from insitu.federation.inbound import messages_path
+from insitu.federation.inbox import Inbox
+from insitu.federation.messages import DEFAULT_CHUNK_BYTES, Chunker, Envelope
+from insitu.federation.signing import sign_request
+
+_RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How ``send`` retries: backoff doubles from ``initial`` up to ``maximum`` seconds,
+    and gives up once ``deadline`` seconds have passed since the send began."""
+
+    deadline: float = 60.0
+    initial: float = 0.05
+    maximum: float = 2.0
+    request_timeout: float = 30.0
+
+
+class HttpChannel(Channel):
+    """One node's end of a collaboration's message exchange over signed HTTP.
+
+    Parameters
+    ----------
+    me:
+        This node's party name in the collaboration.
+    collab_id:
+        The collaboration these messages belong to.
+    peers:
+        Every other party's name and base URL (``https://node-b.example``).
+    key:
+        This node's signing key; the key id sent is its public key's fingerprint.
+    inbox:
+        Where the node's route stores messages that peers sent to this node.
+    client:
+        An ``httpx.Client`` to reuse (connection pooling, TLS settings); one is
+        created (and closed by :meth:`close`) when omitted.
+    clock, sleep:
+        Time source (Unix seconds) and sleep function, injectable for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        me: str,
+        collab_id: str,
+        peers: Mapping[str, str],
+        key: SigningKey,
+        inbox: Inbox,
+        client: httpx.Client | None = None,
+        retry: RetryPolicy | None = None,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if me in peers:
+            raise InvalidInput(f"{me!r} is listed among its own peers")
+        self.me = me
+        self.parties = (me, *peers)
+        self.max_message_bytes = max_message_bytes
+        self.collab_id = collab_id
+        self._urls = {name: url.rstrip("/") for name, url in peers.items()}
+        self._key = key
+        self._key_id = key.public_key.fingerprint()
+        self._inbox = inbox
+        self._owns_client = client is None
+        self._client = client or httpx.Client()
+        self._retry = retry or RetryPolicy()
+        self._chunker = Chunker(chunk_bytes)
+        self._clock = clock
+        self._sleep = sleep
+        self._path = messages_path(collab_id)
+
+    def send(self, to: str, msg_id: str, payload: bytes) -> None:
+        """Deliver ``payload`` to ``to``; raises :class:`Unavailable` past the deadline."""
+        self._check(to, payload)
+        deadline = self._clock() + self._retry.deadline
+        frames = self._chunker.split(
+            payload, collab_id=self.collab_id, sender=self.me, receiver=to, msg_id=msg_id
+        )
+        for frame in frames:
+            self._post(to, frame, deadline)
+
+    def receive(self, sender: str, msg_id: str, *, timeout: float | None = None) -> bytes:
+        """Wait for message ``msg_id`` from ``sender`` in this node's inbox."""
+        if sender not in self.parties or sender == self.me:
+            raise ProtocolAbort(f"receive from unknown party {sender!r}")
+        return self._inbox.get((self.collab_id, sender, self.me, msg_id), timeout=timeout)
+
+    def close(self) -> None:
+        """Close the HTTP client if this channel created it."""
+        if self._owns_client:
+            self._client.close()
+
+    def _post(self, to: str, frame: Envelope, deadline: float) -> None:
+        body = frame.to_bytes()
+        url = self._urls[to] + self._path
+        delay = self._retry.initial
+        attempt = 0
+        while True:
+            attempt += 1
+            headers = sign_request(
+                self._key,
+                method="POST",
+                path=self._path,
+                body=body,
+                now=self._clock(),
+                key_id=self._key_id,
+            )
+            headers["Content-Type"] = "application/octet-stream"
+            timeout = max(0.001, min(self._retry.request_timeout, deadline - self._clock()))
+            try:
+                response = self._client.post(url, content=body, headers=headers, timeout=timeout)
+            except httpx.TransportError:
+                problem = "connection failed"
+            else:
+                status = response.status_code
+                if status < 300:
+                    return
+                if status in (401, 403):
+                    raise SecurityError(f"peer {to!r} refused this node's signature")
+                if status not in _RETRY_STATUS:
+                    raise ProtocolAbort(f"peer {to!r} refused message frame (HTTP {status})")
+                problem = f"HTTP {status}"
+            wait = min(delay, deadline - self._clock())
+            if wait <= 0:
+                raise Unavailable(
+                    f"peer {to!r} unreachable: {problem} after {attempt} attempt(s) "
+                    f"within {self._retry.deadline} s"
+                )
+            self._sleep(wait)
+            delay = min(delay * 2, self._retry.maximum)
+
+
+__all__ = ["HttpChannel", "RetryPolicy"]
