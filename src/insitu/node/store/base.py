@@ -42,6 +42,13 @@ class Store(ABC):
         """Open a write transaction (nested calls join the outer one)."""
 
     @abstractmethod
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` once the current transaction commits (at once outside one).
+
+        MUST NOT run ``fn`` when the transaction rolls back.
+        """
+
+    @abstractmethod
     def close(self) -> None:
         """Release connections."""
 

@@ -131,6 +131,9 @@ class SqlStore(Store):
             f"insitu_session_{id(self)}", default=None
         )
         self.postgres = engine.dialect.name == "postgresql"
+        self._hooks: contextvars.ContextVar[list[Callable[[], None]] | None] = (
+            contextvars.ContextVar(f"insitu_hooks_{id(self)}", default=None)
+        )
 
     # -- sessions ---------------------------------------------------------
     @contextmanager
@@ -138,12 +141,25 @@ class SqlStore(Store):
         if self._current.get() is not None:
             yield
             return
-        with Session(self._writer, expire_on_commit=False) as session, session.begin():
+        hooks: list[Callable[[], None]] = []
+        with Session(self._writer, expire_on_commit=False) as session:
             token = self._current.set(session)
+            hooks_token = self._hooks.set(hooks)
             try:
-                yield
+                with session.begin():
+                    yield
             finally:
                 self._current.reset(token)
+                self._hooks.reset(hooks_token)
+        for fn in hooks:
+            fn()
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        hooks = self._hooks.get()
+        if hooks is None:
+            fn()
+        else:
+            hooks.append(fn)
 
     @contextmanager
     def _session(self, *, write: bool = False) -> Iterator[Session]:
@@ -151,9 +167,18 @@ class SqlStore(Store):
         if current is not None:
             yield current
             return
-        bind = self._writer if write else self.engine
-        with Session(bind, expire_on_commit=False) as session, session.begin():
-            yield session
+        if write:
+            with self.transaction():
+                current = self._current.get()
+                assert current is not None
+                yield current
+            return
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            token = self._current.set(session)
+            try:
+                yield session
+            finally:
+                self._current.reset(token)
 
     def _run(self, fn: Callable[[Session], T], *, write: bool = False) -> T:
         with self._session(write=write) as s:

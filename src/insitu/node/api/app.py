@@ -1,0 +1,34 @@
+"""``create_app``: the FastAPI application serving one node."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import insitu
+from insitu.node.api import errors
+from insitu.node.api.routes import router
+from insitu.node.node import Node
+
+
+def create_app(node: Node, *, run_jobs: bool = True) -> FastAPI:
+    """The node's app; its request runner starts and stops with the app."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if run_jobs:
+            node.runner.start()
+        try:
+            yield
+        finally:
+            node.runner.stop()
+
+    app = FastAPI(
+        title=f"insitu node {node.settings.name}", version=insitu.__version__, lifespan=lifespan
+    )
+    app.state.node = node
+    errors.install(app)
+    app.include_router(router)
+    return app

@@ -1,0 +1,1 @@
+"""Node services: the logic behind every route, independent of HTTP."""
