@@ -1,0 +1,240 @@
+"""HttpChannel against real HTTP servers on loopback: delivery, partitions, replays, reordering."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+from peer_network import Peer, PeerNetwork
+
+from insitu.crypto.signing import SigningKey
+from insitu.errors import InvalidInput, PayloadTooLarge, ProtocolAbort, SecurityError, Unavailable
+from insitu.federation.http_channel import HttpChannel, RetryPolicy
+from insitu.federation.inbound import messages_path
+from insitu.federation.messages import Chunker, Envelope
+from insitu.federation.signing import sign_request
+
+COLLAB = "collab-1"
+
+
+def channel(
+    net: PeerNetwork,
+    me: str,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    retry: RetryPolicy | None = None,
+    chunk_bytes: int = 1000,
+    key: SigningKey | None = None,
+) -> HttpChannel:
+    peer = net.peers[me]
+    return HttpChannel(
+        me=me,
+        collab_id=COLLAB,
+        peers=net.urls_except(me),
+        key=key or peer.key,
+        inbox=peer.inbox,
+        retry=retry or RetryPolicy(deadline=10.0),
+        chunk_bytes=chunk_bytes,
+        sleep=sleep,
+    )
+
+
+@pytest.fixture
+def pair(network: PeerNetwork) -> tuple[Peer, Peer]:
+    return network.add("alice"), network.add("bob")
+
+
+def post_frame(sender: Peer, to: Peer, frame: Envelope) -> httpx.Response:
+    """Sign and POST one frame by hand, as a sender (or an attacker replaying one) would."""
+    body = frame.to_bytes()
+    path = messages_path(COLLAB)
+    headers = sign_request(
+        sender.key,
+        method="POST",
+        path=path,
+        body=body,
+        now=time.time(),
+        key_id=sender.key.public_key.fingerprint(),
+    )
+    return httpx.post(to.url + path, content=body, headers=headers)
+
+
+def split(payload: bytes, msg_id: str, chunk: int = 100) -> list[Envelope]:
+    return list(
+        Chunker(chunk).split(
+            payload, collab_id=COLLAB, sender="alice", receiver="bob", msg_id=msg_id
+        )
+    )
+
+
+def test_messages_cross_in_both_directions_in_chunks(
+    network: PeerNetwork, pair: tuple[Peer, Peer]
+) -> None:
+    alice, bob = channel(network, "alice"), channel(network, "bob")
+    big = bytes(range(256)) * 40  # 10 KiB: 11 chunks of 1000 bytes
+    alice.send("bob", "m1", big)
+    bob.send("alice", "m1", b"reply")
+    assert bob.receive("alice", "m1", timeout=5) == big
+    assert alice.receive("bob", "m1", timeout=5) == b"reply"
+    assert network.peers["bob"].gate.seen == [204] * 11
+    alice.send("bob", "m1", big)  # a resend of a delivered message is a no-op
+    assert bob.receive("alice", "m1", timeout=5) == big
+
+
+def test_a_partition_that_heals_is_survived_by_retrying(
+    network: PeerNetwork, pair: tuple[Peer, Peer], no_sleep: Callable[[float], None]
+) -> None:
+    gate = network.peers["bob"].gate
+    gate.refuse_next = 4
+    channel(network, "alice", sleep=no_sleep).send("bob", "m", b"x" * 2500)
+    assert gate.seen == [503] * 4 + [204] * 3
+    assert channel(network, "bob").receive("alice", "m", timeout=5) == b"x" * 2500
+
+
+def test_lost_replies_lead_to_retries_that_deliver_once(
+    network: PeerNetwork, pair: tuple[Peer, Peer], no_sleep: Callable[[float], None]
+) -> None:
+    gate = network.peers["bob"].gate
+    gate.lose_next = 2  # bob stores the first chunk twice over, but alice hears 503
+    channel(network, "alice", sleep=no_sleep).send("bob", "m", b"y" * 1500)
+    assert gate.seen == [503, 503, 204, 204]
+    assert channel(network, "bob").receive("alice", "m", timeout=5) == b"y" * 1500
+
+
+def test_a_partition_past_the_deadline_raises_unavailable(
+    network: PeerNetwork, pair: tuple[Peer, Peer]
+) -> None:
+    network.peers["bob"].gate.refuse_all = True
+    retry = RetryPolicy(deadline=0.3, initial=0.02, maximum=0.05)
+    with pytest.raises(Unavailable, match=r"peer 'bob' unreachable: HTTP 503 after \d+ attempt"):
+        channel(network, "alice", retry=retry).send("bob", "m", b"x")
+    assert len(network.peers["bob"].gate.seen) >= 3
+
+
+def test_an_unreachable_peer_raises_unavailable(network: PeerNetwork) -> None:
+    network.add("alice")
+    closed = HttpChannel(
+        me="alice",
+        collab_id=COLLAB,
+        peers={"bob": "http://127.0.0.1:9"},  # discard port: nothing listens
+        key=network.peers["alice"].key,
+        inbox=network.peers["alice"].inbox,
+        retry=RetryPolicy(deadline=0.2, initial=0.02),
+    )
+    with pytest.raises(Unavailable, match="connection failed"):
+        closed.send("bob", "m", b"x")
+    closed.close()
+
+
+def test_a_replayed_request_is_refused_but_a_resigned_repeat_is_harmless(
+    network: PeerNetwork, pair: tuple[Peer, Peer]
+) -> None:
+    alice, bob = pair
+    (frame,) = split(b"once", "m")
+    body = frame.to_bytes()
+    path = messages_path(COLLAB)
+    headers = sign_request(
+        alice.key, method="POST", path=path, body=body, now=time.time(),
+        key_id=alice.key.public_key.fingerprint(),
+    )  # fmt: skip
+    assert httpx.post(bob.url + path, content=body, headers=headers).status_code == 204
+    replay = httpx.post(bob.url + path, content=body, headers=headers)
+    assert (replay.status_code, replay.text) == (401, "request refused")
+    assert bob.gate.refusal_reasons == ["replay"]
+    assert post_frame(alice, bob, frame).status_code == 204  # fresh signature, same frame
+    assert bob.inbox.get((COLLAB, "alice", "bob", "m"), timeout=1) == b"once"
+
+
+def test_out_of_order_and_repeated_chunks_reassemble(
+    network: PeerNetwork, pair: tuple[Peer, Peer]
+) -> None:
+    alice, bob = pair
+    payload = bytes(range(256)) * 3
+    frames = split(payload, "m", chunk=100)
+    for frame in [*reversed(frames), frames[3], frames[0]]:
+        assert post_frame(alice, bob, frame).status_code == 204
+    assert channel(network, "bob").receive("alice", "m", timeout=5) == payload
+
+
+def test_a_conflicting_chunk_is_refused_and_the_sender_told(
+    network: PeerNetwork, pair: tuple[Peer, Peer]
+) -> None:
+    alice, bob = pair
+    first, _ = split(b"a" * 200, "m")
+    assert post_frame(alice, bob, first).status_code == 204
+    forged = Envelope(**{**first.__dict__, "payload": b"b" * 100})
+    response = post_frame(alice, bob, forged)
+    assert response.status_code == 409 and "conflicting duplicate" in response.text
+    sender = channel(network, "alice")
+    sender.send("bob", "m2", b"c" * 200)
+    with pytest.raises(ProtocolAbort, match="HTTP 409"):
+        sender.send("bob", "m2", b"d" * 200)  # other content under a delivered id
+    assert channel(network, "bob").receive("alice", "m2", timeout=5) == b"c" * 200
+
+
+def test_a_frame_naming_another_sender_is_refused(
+    network: PeerNetwork, pair: tuple[Peer, Peer]
+) -> None:
+    alice, bob = pair
+    network.add("carol")
+    (frame,) = split(b"spoof", "m")
+    spoofed = Envelope(**{**frame.__dict__, "sender": "carol"})
+    response = post_frame(alice, bob, spoofed)
+    assert response.status_code == 409 and "'alice' signed it" in response.text
+
+
+def test_misrouted_frames_are_refused(network: PeerNetwork, pair: tuple[Peer, Peer]) -> None:
+    alice, bob = pair
+    (frame,) = split(b"x", "m")
+    for changes in ({"receiver": "alice"}, {"collab_id": "other"}):
+        response = post_frame(alice, bob, Envelope(**{**frame.__dict__, **changes}))
+        assert response.status_code == 409
+
+
+def test_an_unknown_key_is_refused_and_not_retried(
+    network: PeerNetwork, pair: tuple[Peer, Peer]
+) -> None:
+    stranger = channel(network, "alice", key=SigningKey.generate())
+    with pytest.raises(SecurityError, match="refused this node's signature"):
+        stranger.send("bob", "m", b"x")
+    assert network.peers["bob"].gate.seen == [401]
+    assert network.peers["bob"].gate.refusal_reasons == ["unknown_key"]
+
+
+def test_receive_waits_for_a_late_message_and_times_out_otherwise(
+    network: PeerNetwork, pair: tuple[Peer, Peer]
+) -> None:
+    alice, bob = channel(network, "alice"), channel(network, "bob")
+    with pytest.raises(Unavailable):
+        bob.receive("alice", "late", timeout=0.05)
+    sender = threading.Timer(0.1, alice.send, args=("bob", "late", b"here"))
+    sender.start()
+    try:
+        assert bob.receive("alice", "late", timeout=10) == b"here"
+    finally:
+        sender.join()
+
+
+def test_channel_checks_parties_and_sizes(network: PeerNetwork, pair: tuple[Peer, Peer]) -> None:
+    alice = channel(network, "alice")
+    assert alice.parties == ("alice", "bob")
+    with pytest.raises(InvalidInput):
+        alice.send("carol", "m", b"x")
+    with pytest.raises(InvalidInput):
+        alice.send("alice", "m", b"x")
+    with pytest.raises(ProtocolAbort):
+        alice.receive("carol", "m", timeout=0)
+    small = HttpChannel(
+        me="alice", collab_id=COLLAB, peers={"bob": "http://x"}, key=SigningKey.generate(),
+        inbox=network.peers["alice"].inbox, max_message_bytes=10,
+    )  # fmt: skip
+    with pytest.raises(PayloadTooLarge):
+        small.send("bob", "m", b"x" * 11)
+    with pytest.raises(InvalidInput):
+        HttpChannel(
+            me="alice", collab_id=COLLAB, peers={"alice": "http://x"}, key=SigningKey.generate(),
+            inbox=network.peers["alice"].inbox,
+        )  # fmt: skip
