@@ -65,8 +65,8 @@ class Variates:
         picks = np.searchsorted(cdf, self.uniform(n), side="right")
         return np.minimum(picks, w.size - 1).astype(np.int64)
 
-    def bernoulli(self, p: float, n: int) -> npt.NDArray[np.bool_]:
-        """``n`` booleans, each true with probability ``p``."""
+    def bernoulli(self, p: float | FloatArray, n: int) -> npt.NDArray[np.bool_]:
+        """``n`` booleans, each true with probability ``p`` (a number or one per draw)."""
         return self.uniform(n) < p
 
     def permutation(self, n: int) -> IntArray:
