@@ -113,6 +113,7 @@ def column_rules(col: Column, raw: str, typed: str) -> list[Rule]:
             conds.append(f"{typed} < {number(col.lower)}")
         if col.upper is not None:
             conds.append(f"{typed} > {number(col.upper)}")
+        nan_guard = f"NOT isnan({typed}) AND " if col.type is ColumnType.FLOAT else ""
         lo = "-inf" if col.lower is None else number(col.lower)
         hi = "inf" if col.upper is None else number(col.upper)
         rules.append(
@@ -120,7 +121,7 @@ def column_rules(col: Column, raw: str, typed: str) -> list[Rule]:
                 col.name,
                 Kind.OUT_OF_BOUNDS,
                 f"is outside its bounds [{lo}, {hi}]",
-                f"coalesce({' OR '.join(conds)}, false)",
+                f"coalesce({nan_guard}({' OR '.join(conds)}), false)",
             )
         )
     if col.type is ColumnType.CATEGORY and col.categories:
@@ -168,7 +169,7 @@ def find_violations(
     )
     row = con.execute(counts_sql).fetchone()
     assert row is not None
-    total, bad_rows, *per_rule = (int(v) for v in row)
+    total, bad_rows, *per_rule = (int(v or 0) for v in row)
     problems = [
         Problem(r.column, r.kind, r.text, n) for r, n in zip(rules, per_rule, strict=True) if n
     ]
@@ -178,7 +179,7 @@ def find_violations(
         values = ", ".join(f"CAST({raw[c.name]} AS VARCHAR)" for c in card.columns)
         rows = con.execute(
             f"SELECT __row, [{flags}], [{values}] FROM "
-            f"(SELECT {row_expr} AS __row, * FROM ({relation}))"
+            f"(SELECT {row_expr} AS __row, {', '.join(projections)} FROM {source})"
             f" WHERE {any_broken} ORDER BY __row LIMIT {int(limit)}"
         ).fetchall()
         index = {c.name: i for i, c in enumerate(card.columns)}
