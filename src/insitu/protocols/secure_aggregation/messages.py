@@ -38,6 +38,7 @@ class Kind(IntEnum):
     ROSTER = 5  # result → computing party: the inputs to add up
     AGGREGATE = 6  # computing → result party: sum of the roster's shares
     ABORT = 7  # any → any: the job stops; carries a reason
+    CONTROL = 8  # result → others: job-level instruction, opaque to this layer
 
 
 def pack(kind: Kind, session: bytes, round_: int, body: bytes = b"") -> bytes:

@@ -1,0 +1,38 @@
+"""Secure multi-party statistics: counts, moments, histograms, quantiles, regressions."""
+
+from insitu.computations.secure_stats.receipt import Receipt, SecureStatsResult
+from insitu.computations.secure_stats.results import Regression
+from insitu.computations.secure_stats.run import run_secure_stats, simulate, simulate_all
+from insitu.computations.secure_stats.spec import (
+    Count,
+    CrossTable,
+    DpOption,
+    Histogram,
+    Logistic,
+    Mean,
+    Ols,
+    Quantiles,
+    SecureStatsSpec,
+    Sum,
+    Variance,
+)
+
+__all__ = [
+    "Count",
+    "CrossTable",
+    "DpOption",
+    "Histogram",
+    "Logistic",
+    "Mean",
+    "Ols",
+    "Quantiles",
+    "Receipt",
+    "Regression",
+    "SecureStatsResult",
+    "SecureStatsSpec",
+    "Sum",
+    "Variance",
+    "run_secure_stats",
+    "simulate",
+    "simulate_all",
+]
