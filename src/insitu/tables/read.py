@@ -24,29 +24,36 @@ def _parquet(path: str | Path) -> str:
     return f"read_parquet({literal(p)})"
 
 
-def table_schema(path: str | Path) -> dict[str, str]:
-    """Column name to DuckDB type (``BIGINT``, ``DOUBLE``, ``VARCHAR``…), in file order."""
-    src = _parquet(path)
-    with connect() as con:
-        try:
-            rows = con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
-        except duckdb.Error as exc:
-            raise InvalidInput(f"{Path(path).name} is not a readable Parquet table") from exc
+def _schema(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[str, str]:
+    try:
+        rows = con.execute(f"DESCRIBE SELECT * FROM {_parquet(path)}").fetchall()
+    except duckdb.Error as exc:
+        raise InvalidInput(f"{Path(path).name} is not a readable Parquet table") from exc
     return {str(r[0]): str(r[1]) for r in rows}
 
 
-def table_card(path: str | Path) -> Card | None:
-    """The card stored in the table's Parquet metadata at ingest, if any."""
-    _parquet(path)
-    with connect() as con:
-        rows = con.execute(
-            "SELECT value FROM parquet_kv_metadata(?) WHERE key = ?",
-            [str(path), CARD_METADATA_KEY.encode()],
-        ).fetchall()
+def _card(con: duckdb.DuckDBPyConnection, path: str | Path) -> Card | None:
+    rows = con.execute(
+        "SELECT value FROM parquet_kv_metadata(?) WHERE key = ?",
+        [str(path), CARD_METADATA_KEY.encode()],
+    ).fetchall()
     if not rows:
         return None
     value = rows[0][0]
     return Card.from_text(value.decode() if isinstance(value, bytes) else str(value))
+
+
+def table_schema(path: str | Path) -> dict[str, str]:
+    """Column name to DuckDB type (``BIGINT``, ``DOUBLE``, ``VARCHAR``…), in file order."""
+    with connect(threads=1) as con:
+        return _schema(con, path)
+
+
+def table_card(path: str | Path) -> Card | None:
+    """The card stored in the table's Parquet metadata at ingest, if any."""
+    with connect(threads=1) as con:
+        _schema(con, path)
+        return _card(con, path)
 
 
 def read_table(
@@ -71,19 +78,19 @@ def read_table(
         raise TypeError("limit must be an int or None")
     if limit is not None and limit < 0:
         raise InvalidInput("limit must be non-negative")
-    schema = table_schema(path)
-    if columns is not None:
-        unknown = [c for c in columns if c not in schema]
-        if unknown:
-            raise NotFound(
-                f"unknown column(s) {', '.join(map(repr, unknown))}; "
-                f"known columns: {', '.join(schema)}"
-            )
-    chosen = list(schema) if columns is None else list(columns)
-    sql = f"SELECT {', '.join(ident(c) for c in chosen)} FROM {_parquet(path)}"
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
     with connect() as con:
+        schema = _schema(con, path)
+        if columns is not None:
+            unknown = [c for c in columns if c not in schema]
+            if unknown:
+                raise NotFound(
+                    f"unknown column(s) {', '.join(map(repr, unknown))}; "
+                    f"known columns: {', '.join(schema)}"
+                )
+        chosen = list(schema) if columns is None else list(columns)
+        sql = f"SELECT {', '.join(ident(c) for c in chosen)} FROM {_parquet(path)}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
         frame = con.execute(sql).df()
-    card = table_card(path)
+        card = _card(con, path)
     return conform(frame, card) if card is not None else frame
