@@ -11,7 +11,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from insitu.crypto.signing import SigningKey, VerifyKey
 from insitu.errors import ProtocolAbort, SecurityError
@@ -76,7 +76,8 @@ def _app(inbound: PeerInbound, gate: Gate) -> Starlette:
         gate.seen.append(204)
         return Response(status_code=204)
 
-    return Starlette(routes=[Route(MESSAGES_PATH, messages, methods=["POST"])])
+    route = Route(MESSAGES_PATH, messages, methods=["POST"])
+    return Starlette(routes=[route, Mount("/node", routes=[route])])  # also under a base path
 
 
 class PeerNetwork:

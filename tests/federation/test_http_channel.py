@@ -84,6 +84,17 @@ def test_messages_cross_in_both_directions_in_chunks(
     assert bob.receive("alice", "m1", timeout=5) == big
 
 
+def test_peers_may_live_under_a_base_path(network: PeerNetwork, pair: tuple[Peer, Peer]) -> None:
+    alice = HttpChannel(
+        me="alice", collab_id=COLLAB, peers={"bob": network.peers["bob"].url + "/node/"},
+        key=network.peers["alice"].key, inbox=network.peers["alice"].inbox,
+    )  # fmt: skip
+    alice.send("bob", "m", b"via a base path")
+    assert channel(network, "bob").receive("alice", "m", timeout=5) == b"via a base path"
+    assert network.peers["bob"].gate.seen == [204]
+    alice.close()
+
+
 def test_a_partition_that_heals_is_survived_by_retrying(
     network: PeerNetwork, pair: tuple[Peer, Peer], no_sleep: Callable[[float], None]
 ) -> None:

@@ -88,7 +88,8 @@ class HttpChannel(Channel):
         self.parties = (me, *peers)
         self.max_message_bytes = max_message_bytes
         self.collab_id = collab_id
-        self._urls = {name: url.rstrip("/") for name, url in peers.items()}
+        path = messages_path(collab_id)
+        self._targets = {name: httpx.URL(url.rstrip("/") + path) for name, url in peers.items()}
         self._key = key
         self._key_id = key.public_key.fingerprint()
         self._inbox = inbox
@@ -98,7 +99,6 @@ class HttpChannel(Channel):
         self._chunker = Chunker(chunk_bytes)
         self._clock = clock
         self._sleep = sleep
-        self._path = messages_path(collab_id)
 
     def send(self, to: str, msg_id: str, payload: bytes) -> None:
         """Deliver ``payload`` to ``to``; raises :class:`Unavailable` past the deadline."""
@@ -123,7 +123,8 @@ class HttpChannel(Channel):
 
     def _post(self, to: str, frame: Envelope, deadline: float) -> None:
         body = frame.to_bytes()
-        url = self._urls[to] + self._path
+        url = self._targets[to]
+        target = url.raw_path.decode("ascii")  # what the server sees: any base path included
         delay = self._retry.initial
         attempt = 0
         while True:
@@ -131,7 +132,7 @@ class HttpChannel(Channel):
             headers = sign_request(
                 self._key,
                 method="POST",
-                path=self._path,
+                path=target,
                 body=body,
                 now=self._clock(),
                 key_id=self._key_id,

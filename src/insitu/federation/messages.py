@@ -176,7 +176,7 @@ class Reassembler:
         self,
         *,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE,
-        max_pending_bytes: int = 4 * DEFAULT_MAX_MESSAGE,
+        max_pending_bytes: int = 2 * DEFAULT_MAX_MESSAGE,
         remember_completed: int = 100_000,
     ) -> None:
         self.max_message_bytes = max_message_bytes
