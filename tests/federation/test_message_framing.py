@@ -189,3 +189,12 @@ def test_chunker_refuses_bad_sizes() -> None:
         Chunker(0)
     with pytest.raises(TypeError):
         Chunker(True)
+
+
+def test_held_chunks_do_not_change_when_a_mutable_buffer_is_reused() -> None:
+    first, second = frames(b"a" * 10 + b"b" * 10)
+    buffer = bytearray(first.to_bytes())
+    reassembler = Reassembler()
+    assert reassembler.accept(Envelope.from_bytes(buffer)) is None
+    buffer[-10:] = b"z" * 10  # a server reusing its receive buffer
+    assert reassembler.accept(Envelope.from_bytes(second.to_bytes())) == b"a" * 10 + b"b" * 10

@@ -152,7 +152,7 @@ class _Partial:
     count: int
     total_size: int
     total_sha256: bytes
-    chunks: dict[int, bytes]
+    chunks: dict[int, bytes | memoryview]
     received: int = 0
 
 
@@ -247,7 +247,7 @@ class Reassembler:
             raise ProtocolAbort(f"chunks of message {frame.msg_id!r} exceed its announced size")
         if self._pending_bytes + size > self.max_pending_bytes:
             raise ProtocolAbort("too many bytes pending reassembly; message refused")
-        partial.chunks[frame.chunk_index] = bytes(frame.payload)
+        partial.chunks[frame.chunk_index] = _keep(frame.payload)
         partial.received += size
         self._pending_bytes += size
         if len(partial.chunks) < partial.count:
@@ -267,6 +267,13 @@ class Reassembler:
         partial = self._partial.pop(key, None)
         if partial is not None:
             self._pending_bytes -= partial.received
+
+
+def _keep(chunk: bytes | memoryview) -> bytes | memoryview:
+    """Hold a chunk without copying when it is a view of immutable bytes."""
+    if isinstance(chunk, memoryview) and isinstance(chunk.obj, bytes):
+        return chunk
+    return bytes(chunk)
 
 
 def _check_frame(frame: Envelope, max_message_bytes: int) -> None:
