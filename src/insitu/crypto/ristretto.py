@@ -104,7 +104,7 @@ def hash_to_group(message: bytes, *, domain: bytes) -> bytes:
 
 
 def is_valid(element: object) -> bool:
-    """Whether ``element`` is the canonical encoding of a group element (identity excluded)."""
+    """Whether ``element`` is the canonical encoding of a group element (the identity included)."""
     if not isinstance(element, bytes) or len(element) != ELEMENT_BYTES:
         return False
     return bool(_lib.crypto_core_ristretto255_is_valid_point(element) == 1)
@@ -129,24 +129,23 @@ def mult_base(scalar: bytes) -> bytes:
     return out.raw
 
 
-def add(a: bytes, b: bytes) -> bytes:
-    """Group addition of two encoded elements (the identity is allowed as a result)."""
+def _binary(function: Any, a: bytes, b: bytes) -> bytes:
     _check_bytes(a, ELEMENT_BYTES, "element")
     _check_bytes(b, ELEMENT_BYTES, "element")
     out = ctypes.create_string_buffer(ELEMENT_BYTES)
-    if _add(out, a, b) != 0:
+    if function(out, a, b) != 0:
         raise InvalidInput("not a valid ristretto255 element")
     return out.raw
+
+
+def add(a: bytes, b: bytes) -> bytes:
+    """Group addition of two encoded elements (the identity is allowed as a result)."""
+    return _binary(_add, a, b)
 
 
 def sub(a: bytes, b: bytes) -> bytes:
     """Group subtraction ``a - b`` of two encoded elements."""
-    _check_bytes(a, ELEMENT_BYTES, "element")
-    _check_bytes(b, ELEMENT_BYTES, "element")
-    out = ctypes.create_string_buffer(ELEMENT_BYTES)
-    if _lib.crypto_core_ristretto255_sub(out, a, b) != 0:
-        raise InvalidInput("not a valid ristretto255 element")
-    return out.raw
+    return _binary(_lib.crypto_core_ristretto255_sub, a, b)
 
 
 IDENTITY = bytes(ELEMENT_BYTES)
@@ -158,6 +157,8 @@ def sum_elements(elements: Iterable[bytes]) -> bytes:
     out = ctypes.create_string_buffer(ELEMENT_BYTES)
     for element in elements:
         if total == IDENTITY:
+            if not is_valid(element):
+                raise InvalidInput("not a valid ristretto255 element")
             total = element
             continue
         if _add(out, total, element) != 0:

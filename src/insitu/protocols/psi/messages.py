@@ -13,6 +13,7 @@ parties, which track ``(kind, seq)`` per run.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -122,6 +123,29 @@ class SequenceCheck:
             raise ProtocolAbort(f"{self.kind.name} stream ended before its last chunk")
 
 
+def element_bodies(messages: Iterable[bytes], check: SequenceCheck) -> Iterator[bytes]:
+    """Bodies of a stream of element messages (``check.kind``), each checked in turn."""
+    for data in messages:
+        message = decode(data, expect=check.kind)
+        check.accept(message)
+        if len(message.body) != message.count * ELEMENT_BYTES:
+            raise ProtocolAbort(f"{check.kind.name} body length does not match its count")
+        yield message.body
+
+
+def element_messages(kind: Kind, run_id: bytes, blocks: Iterable[bytes]) -> Iterator[bytes]:
+    """One message per block of 32-byte elements, the last one flagged (empty if no blocks)."""
+    pending: bytes | None = None
+    seq = 0
+    for block in blocks:
+        if pending is not None:
+            yield encode(kind, run_id, seq, False, len(pending) // ELEMENT_BYTES, pending)
+            seq += 1
+        pending = block
+    pending = pending or b""
+    yield encode(kind, run_id, seq, True, len(pending) // ELEMENT_BYTES, pending)
+
+
 __all__ = [
     "ELEMENT_BYTES",
     "HEADER_BYTES",
@@ -132,6 +156,8 @@ __all__ = [
     "Message",
     "SequenceCheck",
     "decode",
+    "element_bodies",
+    "element_messages",
     "encode",
     "split_fixed",
 ]

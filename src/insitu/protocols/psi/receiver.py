@@ -108,16 +108,13 @@ class PsiReceiver:
         """Stage ready → blinded: BLINDED messages, one per chunk of items, the last flagged."""
         self._enter("ready", "blinding")
         kernel = kernels.blind_kernel(self._scalar)
-        pending: bytes | None = None
-        seq = 0
-        for block in self._mapper(kernel, chunks):
-            if pending is not None:
-                yield m.encode(m.Kind.BLINDED, self.run_id, seq, False, len(pending) // 32, pending)
-                seq += 1
-            pending = block
-            self._size += len(block) // m.ELEMENT_BYTES
-        pending = pending or b""
-        yield m.encode(m.Kind.BLINDED, self.run_id, seq, True, len(pending) // 32, pending)
+
+        def counted() -> Iterator[bytes]:
+            for block in self._mapper(kernel, chunks):
+                self._size += len(block) // m.ELEMENT_BYTES
+                yield block
+
+        yield from m.element_messages(m.Kind.BLINDED, self.run_id, counted())
         self._stage = "blinded"
 
     def receive_sender_items(self, messages: Iterable[bytes]) -> None:
@@ -136,8 +133,6 @@ class PsiReceiver:
                     self._extras.append(extra)
                 self._tags.setdefault(tag, position)
                 position += 1
-            if check.done:
-                break
         check.require_done()
         if check.records != self._sender_size:
             raise ProtocolAbort("sender sent a different number of items than it announced")
@@ -152,18 +147,7 @@ class PsiReceiver:
         payloads: dict[int, bytes] = {}
         seen: set[int] = set()
         position = 0
-
-        def bodies() -> Iterator[bytes]:
-            for data in messages:
-                message = m.decode(data, expect=m.Kind.REBLINDED)
-                check.accept(message)
-                if len(message.body) != message.count * m.ELEMENT_BYTES:
-                    raise ProtocolAbort("REBLINDED body length does not match its count")
-                yield message.body
-                if check.done:
-                    break
-
-        for tags, keys in self._mapper(kernel, bodies()):
+        for tags, keys in self._mapper(kernel, m.element_bodies(messages, check)):
             for i in range(len(tags) // m.TAG_BYTES):
                 index = self._tags.get(tags[m.TAG_BYTES * i : m.TAG_BYTES * (i + 1)])
                 if index is not None:

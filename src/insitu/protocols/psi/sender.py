@@ -212,33 +212,17 @@ class PsiSender:
         """Stage setup → reblinded: REBLINDED messages for the receiver's BLINDED ones."""
         self._enter("setup", "reblinding")
         check = m.SequenceCheck(m.Kind.BLINDED, self.run_id)
-
-        def bodies() -> Iterator[bytes]:
-            for data in messages:
-                message = m.decode(data, expect=m.Kind.BLINDED)
-                check.accept(message)
-                if len(message.body) != message.count * m.ELEMENT_BYTES:
-                    raise ProtocolAbort("BLINDED body length does not match its count")
-                yield message.body
-                if check.done:
-                    break
-
-        blocks: Iterable[bytes] = self._mapper(kernels.reblind_kernel(self._scalar), bodies())
+        bodies = m.element_bodies(messages, check)
+        blocks: Iterable[bytes] = self._mapper(kernels.reblind_kernel(self._scalar), bodies)
         if self.mode.shuffled:
             blocks = self._shuffled_elements(blocks)
-        pending: bytes | None = None
-        seq = 0
-        for block in blocks:
-            if pending is not None:
-                yield m.encode(
-                    m.Kind.REBLINDED, self.run_id, seq, False, len(pending) // 32, pending
-                )
-                seq += 1
-            pending = block
-        check.require_done()
-        self.receiver_size = check.records
-        pending = pending or b""
-        yield m.encode(m.Kind.REBLINDED, self.run_id, seq, True, len(pending) // 32, pending)
+
+        def checked() -> Iterator[bytes]:
+            yield from blocks
+            check.require_done()
+            self.receiver_size = check.records
+
+        yield from m.element_messages(m.Kind.REBLINDED, self.run_id, checked())
         self._stage = "reblinded"
 
     def _shuffled_elements(self, blocks: Iterable[bytes]) -> Iterator[bytes]:
