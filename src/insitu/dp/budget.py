@@ -139,7 +139,7 @@ def _largest(fits: Callable[[float], bool], upper: float) -> float:
     lo, hi = 0.0, upper
     if fits(hi):
         return hi
-    for _ in range(80):
+    for _ in range(50):
         mid = (lo + hi) / 2.0
         if fits(mid):
             lo = mid

@@ -95,7 +95,8 @@ def compile_sql(sql: str, card: Card) -> Plan:
     if not isinstance(stmt, exp.Select):
         raise QueryError(f"only SELECT is allowed, not {stmt.key.upper()}")
     for key, name in _REFUSED_CLAUSES.items():
-        if stmt.args.get(key):
+        # sqlglot >= 28 spells clause keys that are Python keywords with a trailing "_".
+        if stmt.args.get(key) or stmt.args.get(key + "_"):
             raise QueryError(f"{name} is not allowed in a DP query")
     if stmt.find(exp.Subquery, exp.Union, exp.Intersect, exp.Except) is not None:
         raise QueryError("subqueries and set operations are not allowed in a DP query")
