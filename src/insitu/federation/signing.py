@@ -205,20 +205,20 @@ def verify_request(
         and _HEX64_RE.match(body_hash)
         and "\n" not in method + path
     ):
-        raise RequestRefused(RefusalReason.MALFORMED)
+        raise RequestRefused(RefusalReason.MALFORMED) from None
     signature = _unb64(signature_text)
     if signature is None or len(signature) != 64:
-        raise RequestRefused(RefusalReason.MALFORMED, key_id=key_id)
+        raise RequestRefused(RefusalReason.MALFORMED, key_id=key_id) from None
     public_key = lookup_key(key_id)
     if public_key is None:
-        raise RequestRefused(RefusalReason.UNKNOWN_KEY, key_id=key_id)
+        raise RequestRefused(RefusalReason.UNKNOWN_KEY, key_id=key_id) from None
     signed_at = int(timestamp)
     if signed_at < now - max_skew_seconds:
-        raise RequestRefused(RefusalReason.STALE, key_id=key_id)
+        raise RequestRefused(RefusalReason.STALE, key_id=key_id) from None
     if signed_at > now + max_skew_seconds:
-        raise RequestRefused(RefusalReason.FUTURE, key_id=key_id)
+        raise RequestRefused(RefusalReason.FUTURE, key_id=key_id) from None
     if not constant_time_equal(body_sha256(body), body_hash):
-        raise RequestRefused(RefusalReason.BODY_MISMATCH, key_id=key_id)
+        raise RequestRefused(RefusalReason.BODY_MISMATCH, key_id=key_id) from None
     message = signing_input(method, path, key_id, timestamp, nonce, body_hash)
     try:
         public_key.verify(signature, message)
@@ -226,7 +226,7 @@ def verify_request(
         raise RequestRefused(RefusalReason.BAD_SIGNATURE, key_id=key_id) from None
     expires_at = float(signed_at + max_skew_seconds)
     if not nonces.check_and_add(key_id, nonce, expires_at=expires_at, now=now):
-        raise RequestRefused(RefusalReason.REPLAY, key_id=key_id)
+        raise RequestRefused(RefusalReason.REPLAY, key_id=key_id) from None
     return key_id
 
 
