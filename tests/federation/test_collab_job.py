@@ -213,3 +213,41 @@ def test_a_recovered_running_job_never_runs_or_releases_again() -> None:
 def test_jobs_round_trip_through_plain_data(make: Callable[[], Job]) -> None:
     job = make()
     assert Job.from_dict(job.to_dict()) == job
+
+
+ACTIONS: dict[str, Callable[[Job], Job]] = {
+    "approve_a": lambda j: j.approve("a", now=T0 + 1),
+    "approve_b": lambda j: j.approve("b", now=T0 + 1),
+    "approve_c": lambda j: j.approve("c", now=T0 + 1),
+    "deny_b": lambda j: j.deny("b", reason="no"),
+    "start": lambda j: j.start(now=T0 + 2),
+    "release": lambda j: j.record_release(),
+    "finish": lambda j: j.finish(),
+    "fail": lambda j: j.fail(reason="broke"),
+    "cancel": lambda j: j.cancel(by="c", reason="stop"),
+    "expire": lambda j: j.expire(now=T0 + 100),
+    "restart": lambda j: j.recover(now=T0 + 3)[0],
+}
+
+
+@given(st.lists(st.sampled_from(sorted(ACTIONS)), max_size=30))
+def test_invariants_hold_for_any_sequence_of_actions(actions: list[str]) -> None:
+    job = proposed()
+    releases = 0
+    for name in actions:
+        before = job
+        try:
+            job = ACTIONS[name](job)
+        except Conflict:
+            assert job is before
+            continue
+        releases += job.released and not before.released
+        if before.state.terminal:
+            assert job == before  # terminal states are absorbing
+        if job.state is JobState.RUNNING:
+            assert before.state in (JobState.READY, JobState.RUNNING)
+        if job.budget is BudgetState.CHARGED:
+            assert job.released  # never charged for a job that released nothing
+        if job.state.terminal and before.budget is BudgetState.RESERVED:
+            assert job.budget in (BudgetState.CHARGED, BudgetState.REFUNDED)
+    assert releases <= 1  # never released twice
