@@ -26,10 +26,18 @@ def items(n: int) -> tuple[list[str], list[str]]:
     return [f"item-{i:010d}" for i in range(n)], [f"item-{i:010d}" for i in range(half, half + n)]
 
 
-def peak_mb() -> float:
+def cpu_s() -> float:
+    """CPU seconds used by this process and its finished children."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def peak_mb(workers: int = 0) -> float:
+    """Upper bound of the peak resident memory: this process plus each worker at its largest."""
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return (me + kids) / 1024
+    return (me + workers * kids) / 1024
 
 
 def run_openmined(n: int) -> dict[str, Any]:
@@ -59,7 +67,13 @@ def run_openmined(n: int) -> dict[str, Any]:
     phases["receiver: unblind + match"] = time.perf_counter() - t
     assert len(found) == n // 2, len(found)
     wire = len(request) + len(setup) + len(response)
-    return {"phases": phases, "wire_bytes": wire, "matched": len(found), "peak_mb": peak_mb()}
+    return {
+        "phases": phases,
+        "wire_bytes": wire,
+        "matched": len(found),
+        "peak_mb": peak_mb(),
+        "cpu_s": cpu_s(),
+    }
 
 
 def run_insitu(n: int, workers: int, mode_name: str) -> dict[str, Any]:
@@ -107,7 +121,15 @@ def run_insitu(n: int, workers: int, mode_name: str) -> dict[str, Any]:
     assert out.cardinality == n // 2, out.cardinality
     wire = sum(map(len, [*blinded, *sender_items, *reblinded])) + len(reply or b"")
     wire += len(sender_hello) + 2 + 27
-    result.update({"phases": phases, "wire_bytes": wire, "peak_mb": peak_mb()})
+    engine_cpu = cpu_s()  # workers have exited: their CPU time is counted now
+    result.update(
+        {
+            "phases": phases,
+            "wire_bytes": wire,
+            "peak_mb": peak_mb(workers if workers > 1 else 0),
+            "cpu_s": engine_cpu,
+        }
+    )
     return result
 
 
@@ -140,6 +162,7 @@ def show(name: str, n: int, out: dict[str, Any]) -> None:
         print(f"  {phase:<38} {seconds:8.2f} s")
     print(f"  {'total (both parties)':<38} {out['total_s']:8.2f} s")
     print(f"  wire {out['wire_bytes'] / n:.1f} B/element, peak memory {out['peak_mb']:.0f} MB")
+    print(f"  CPU time of the whole run (all processes) {out['cpu_s']:.1f} s")
 
 
 def main() -> None:
