@@ -151,11 +151,12 @@ def format_traceback(exc: BaseException) -> str:
         return ""
 
 
-def run(spec: dict[str, Any], result_fd: int, meta: dict[str, Any]) -> None:
+def run(spec: dict[str, Any], result_fd: int, meta_fd: int, meta: dict[str, Any]) -> None:
     """Steps 3-6; raises whatever went wrong, ``meta`` says how far it got."""
     limits = spec["limits"]
     frames = load_tables(spec["tables"])
     lock_down(spec, meta["layers"])
+    write_meta(meta_fd, {**meta, "error": "the process ended before the function returned"})
     function = compile_function(spec["source"], spec["function"])
     out = _Capture(keep=limits["log_bytes"], limit=limits["output_bytes"])
     err = _Capture(keep=limits["log_bytes"], limit=limits["output_bytes"])
@@ -184,7 +185,7 @@ def main(argv: list[str]) -> int:
     meta: dict[str, Any] = {"ok": False, "kind": OutputKind.NONE.value, "error": None}
     meta["layers"] = [Layer.RLIMITS.value]
     try:
-        run(spec, result_fd, meta)
+        run(spec, result_fd, meta_fd, meta)
     except BaseException as exc:  # the custom code may raise anything, SystemExit included
         meta["ok"], meta["kind"], meta["error"] = False, OutputKind.NONE.value, describe(exc)
         meta["traceback"] = format_traceback(exc)
@@ -192,10 +193,17 @@ def main(argv: list[str]) -> int:
     meta["stdout"], meta["stderr"] = ("", "") if streams is None else (s.text() for s in streams)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     meta["cpu_seconds"] = usage.ru_utime + usage.ru_stime
-    view = memoryview(json.dumps(meta).encode("utf-8"))
-    while view:
-        view = view[os.write(meta_fd, view) :]
+    write_meta(meta_fd, meta)
     return 0
+
+
+def write_meta(fd: int, meta: dict[str, Any]) -> None:
+    """Replace the report: an early one after lock-down names the layers, the last one all."""
+    os.ftruncate(fd, 0)
+    data = json.dumps(meta).encode("utf-8")
+    done = 0
+    while done < len(data):
+        done += os.pwrite(fd, data[done:], done)
 
 
 if __name__ == "__main__":

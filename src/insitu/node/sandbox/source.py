@@ -55,7 +55,8 @@ def check_source(source: str) -> FunctionInfo:
     try:
         module = ast.parse(source, filename="<custom code>", mode="exec")
     except SyntaxError as exc:
-        raise InvalidInput(f"syntax error on line {exc.lineno}: {exc.msg}") from None
+        where = f" on line {exc.lineno}" if exc.lineno else ""
+        raise InvalidInput(f"syntax error{where}: {exc.msg}") from None
     except ValueError as exc:  # e.g. null bytes
         raise InvalidInput(f"source cannot be parsed: {exc}") from None
     body = list(module.body)
@@ -77,7 +78,8 @@ def check_source(source: str) -> FunctionInfo:
     if function.decorator_list:
         raise InvalidInput("the function must not have decorators")
     args = function.args
-    if args.vararg or args.kwarg or args.defaults or args.kw_defaults or args.posonlyargs:
+    has_defaults = args.defaults or any(d is not None for d in args.kw_defaults)
+    if args.vararg or args.kwarg or has_defaults or args.posonlyargs:
         raise InvalidInput(
             "parameters must be plain names (one per dataset): "
             "no *args, **kwargs, defaults or positional-only markers"
