@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -25,50 +26,50 @@ def python(code: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProce
     )  # fmt: skip
 
 
+def open_under_hook(
+    paths: list[str], *, read: list[str], write: list[str], tamper: str = ""
+) -> list[str]:
+    """In a fresh interpreter: install the hook, run ``tamper``, try to read each path."""
+    done = python(
+        f"""
+        import builtins, json, os, os.path, sys
+        from insitu.node.sandbox.guard import make_hook
+        sys.addaudithook(make_hook(read_roots={read!r}, write_roots={write!r}))
+        {tamper}
+        results = []
+        for path in {paths!r}:
+            try:
+                results.append(open(path).read())
+            except PermissionError:
+                results.append("refused")
+        print(json.dumps(results))
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    return list(json.loads(done.stdout))
+
+
 def test_audit_hook_holds_when_builtins_and_os_are_replaced(tmp_path: Path) -> None:
     allowed = tmp_path / "allowed"
     allowed.mkdir()
     (allowed / "ok.txt").write_text("fine")
-    done = python(
-        f"""
-        import builtins, os, os.path, sys
-        from insitu.node.sandbox.guard import make_hook
-        sys.addaudithook(make_hook(read_roots=[{str(allowed)!r}], write_roots=[]))
-        builtins.any = builtins.all = lambda *a: True
-        os.path.realpath = lambda p, **k: {str(allowed)!r}
-        os.lstat = lambda p: os.stat({str(allowed)!r})
-        results = []
-        escape = {str(allowed)!r} + "/../../../etc/passwd"
-        for path in ["/etc/passwd", escape, "/proc/self/environ"]:
-            try:
-                open(path).read()
-                results.append("allowed")
-            except PermissionError:
-                results.append("refused")
-        results.append(open({str(allowed / "ok.txt")!r}).read())
-        print(results)
-        """
+    tamper = (
+        "builtins.any = builtins.all = lambda *a: True; "
+        f"os.path.realpath = lambda p, **k: {str(allowed)!r}; "
+        f"os.lstat = lambda p: os.stat({str(allowed)!r})"
     )
-    assert done.stdout.strip() == "['refused', 'refused', 'refused', 'fine']", done.stderr
+    escape = f"{allowed}/../../../etc/passwd"
+    paths = ["/etc/passwd", escape, "/proc/self/environ", str(allowed / "ok.txt")]
+    found = open_under_hook(paths, read=[str(allowed)], write=[], tamper=tamper)
+    assert found == ["refused", "refused", "refused", "fine"]
 
 
 def test_audit_hook_follows_symlinks_out_of_the_work_area(tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
     (work / "out").symlink_to("/etc")
-    done = python(
-        f"""
-        import sys
-        from insitu.node.sandbox.guard import make_hook
-        sys.addaudithook(make_hook(read_roots=[], write_roots=[{str(work)!r}]))
-        try:
-            open({str(work / "out" / "passwd")!r}).read()
-            print("allowed")
-        except PermissionError:
-            print("refused")
-        """
-    )
-    assert done.stdout.strip() == "refused", done.stderr
+    found = open_under_hook([str(work / "out" / "passwd")], read=[], write=[str(work)])
+    assert found == ["refused"]
 
 
 @pytest.mark.skipif(network_namespace_prefix() is None, reason="no network namespaces here")

@@ -181,21 +181,18 @@ def test_exiting_early_is_a_failure(data: Path) -> None:
     assert error == "the process ended before the function returned"
 
 
-def test_parameters_must_match_the_approved_tables(data: Path) -> None:
-    with pytest.raises(InvalidInput, match="approved datasets"):
-        run_function(
-            "def f(people, visits):\n    return 1\n",
-            tables={"people": data / "people.parquet"},
-            limits=LIMITS,
-            workdir=data / "work",
-        )
-    with pytest.raises(InvalidInput, match="does not exist"):
-        run_function(
-            "def f(people):\n    return 1\n",
-            tables={"people": data / "missing.parquet"},
-            limits=LIMITS,
-            workdir=data / "work",
-        )
+@pytest.mark.parametrize(
+    ("source", "table", "message"),
+    [
+        ("def f(people, visits):\n    return 1\n", "people.parquet", "approved datasets"),
+        ("def f(people):\n    return 1\n", "missing.parquet", "does not exist"),
+    ],
+)
+def test_tables_must_match_the_parameters_and_exist(
+    data: Path, source: str, table: str, message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        run_function(source, tables={"people": data / table}, limits=LIMITS, workdir=data / "w")
 
 
 def test_limits_refuse_nonsense() -> None:
