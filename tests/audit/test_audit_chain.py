@@ -129,6 +129,14 @@ def test_wrong_key_fails_every_entry() -> None:
     report = verify(CHAIN, OTHER_KEY.public_key)
     assert problems_of(report) == [(e.seq, ProblemKind.EDITED) for e in CHAIN]
     assert all("signature" in p.detail for p in report.problems)
+    summary = report.to_dict()
+    assert summary["ok"] is False and summary["checked"] == len(CHAIN)
+    assert summary["problems"][0] == {
+        "seq": 0,
+        "kind": "edited",
+        "detail": "signature is not the node's",
+        "index": 0,
+    }
 
 
 # -- verify: single faults, property-based --------------------------------

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import pairwise
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from insitu.crypto.signing import VerifyKey
 from insitu.node.audit.checkpoint import Checkpoint
@@ -90,6 +90,19 @@ class VerifyReport:
     def kinds(self) -> set[ProblemKind]:
         """The distinct kinds of problem found."""
         return {p.kind for p in self.problems}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary: ``ok``, counts and each problem's seq, kind and detail."""
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "newest_seq": self.newest_seq,
+            "checkpoint_seq": self.checkpoint_seq,
+            "problems": [
+                {"seq": p.seq, "kind": p.kind.value, "detail": p.detail, "index": p.index}
+                for p in self.problems
+            ],
+        }
 
 
 class _Seen(NamedTuple):
