@@ -87,7 +87,8 @@ def encode(
     over = np.abs(x) > b
     if np.any(over):
         raise InvalidInput(f"{int(over.sum())} value(s) exceed their declared bound")
-    scaled = np.rint(np.ldexp(x, f))
+    scaled = x * np.ldexp(1.0, f)
+    np.rint(scaled, out=scaled)
     return scaled.astype(np.int64).view(np.uint64)
 
 
@@ -122,16 +123,20 @@ def decode(
         raise TypeError("words must be a uint64 numpy array")
     signed = words.view(np.int64)
     f, _ = _params(signed.shape, frac_bits, 0.0)
-    lo = np.ldexp(np.asarray(lower, dtype=np.float64), f) - np.asarray(slack, dtype=np.float64)
-    hi = np.ldexp(np.asarray(upper, dtype=np.float64), f) + np.asarray(slack, dtype=np.float64)
-    as_float = signed.astype(np.float64)
-    bad = (as_float < lo) | (as_float > hi)
-    if np.any(bad):
+    scale = np.ldexp(1.0, f)
+    lo = np.asarray(lower, dtype=np.float64) * scale - np.asarray(slack, dtype=np.float64)
+    hi = np.asarray(upper, dtype=np.float64) * scale + np.asarray(slack, dtype=np.float64)
+    if lo.ndim == 0 and hi.ndim == 0:
+        bad_count = int(signed.size > 0 and (signed.min() < lo or signed.max() > hi))
+    else:
+        as_float = signed.astype(np.float64)
+        bad_count = int(np.count_nonzero((as_float < lo) | (as_float > hi)))
+    if bad_count:
         raise InvalidInput(
-            f"{int(bad.sum())} aggregate element(s) fall outside their declared range: "
+            "aggregate element(s) fall outside their declared range: "
             "the sum overflowed or a contribution broke its bounds"
         )
-    return np.ldexp(as_float, -f)
+    return signed / scale
 
 
 def max_error(frac_bits: int, contributions: int) -> float:
@@ -143,12 +148,16 @@ def max_error(frac_bits: int, contributions: int) -> float:
 def _params(
     shape: tuple[int, ...], frac_bits: npt.ArrayLike, bound: npt.ArrayLike
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    f = np.broadcast_to(np.asarray(frac_bits), shape)
+    """Validated fractional bits and bounds, kept scalar (0-d) when given as scalars."""
+    f = np.asarray(frac_bits)
     if not np.issubdtype(f.dtype, np.integer):
         raise TypeError("frac_bits must be integers")
+    b = np.asarray(bound, dtype=np.float64)
+    for arr in (f, b):
+        if arr.ndim and arr.shape != shape:
+            raise InvalidInput("frac_bits and bounds must be scalars or match the values")
     if f.size and (f.min() < 0 or f.max() > MAX_FRAC_BITS):
         raise InvalidInput(f"frac_bits must be in [0, {MAX_FRAC_BITS}]")
-    b = np.broadcast_to(np.asarray(bound, dtype=np.float64), shape)
     if b.size and (not np.all(np.isfinite(b)) or b.min() < 0):
         raise InvalidInput("bounds must be finite and non-negative")
     if b.size and np.any(np.ldexp(b, f.astype(np.int64)) >= 2.0**HEADROOM_BITS):

@@ -30,7 +30,7 @@ def unpack_control(payload: bytes, session: bytes, round_: int) -> dict[str, Any
     """Parse a ``CONTROL`` message; an ``ABORT`` or anything malformed raises ProtocolAbort."""
     _, body = m.unpack(payload, session=session, round_=round_, kinds=(m.Kind.CONTROL,))
     try:
-        data = json.loads(body.decode("utf-8"))
+        data = json.loads(bytes(body).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ProtocolAbort("control message is not JSON") from None
     if not isinstance(data, dict) or data.get("op") not in ("next", "done"):

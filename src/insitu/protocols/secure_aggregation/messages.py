@@ -50,8 +50,8 @@ def pack(kind: Kind, session: bytes, round_: int, body: bytes = b"") -> bytes:
 
 def unpack(
     payload: bytes, *, session: bytes, round_: int, kinds: tuple[Kind, ...]
-) -> tuple[Kind, bytes]:
-    """Check the header of ``payload`` and return its kind and body.
+) -> tuple[Kind, memoryview]:
+    """Check the header of ``payload`` and return its kind and body (a view, not a copy).
 
     Raises
     ------
@@ -71,29 +71,30 @@ def unpack(
     except ValueError:
         raise ProtocolAbort(f"unknown message kind {kind_raw}") from None
     if kind is Kind.ABORT and Kind.ABORT not in kinds:
-        raise ProtocolAbort(f"peer aborted: {decode_reason(data[_HEADER.size :])}")
+        raise ProtocolAbort(f"peer aborted: {decode_reason(memoryview(data)[_HEADER.size :])}")
     if kind not in kinds:
         raise ProtocolAbort(f"unexpected message kind {kind.name}")
     if got_session != session:
         raise ProtocolAbort("message belongs to another session")
     if got_round != round_:
         raise ProtocolAbort(f"message for round {got_round}, expected round {round_}")
-    return kind, data[_HEADER.size :]
+    return kind, memoryview(data)[_HEADER.size :]
 
 
-def encode_vector(vector: npt.NDArray[np.uint64]) -> bytes:
-    """Body of a vector message: element count then little-endian words."""
-    return _U64.pack(vector.size) + vector.astype("<u8", copy=False).tobytes()
+def pack_vector(kind: Kind, session: bytes, round_: int, vector: npt.NDArray[np.uint64]) -> bytes:
+    """Serialise a vector message (element count, then little-endian words) in one copy."""
+    words = np.ascontiguousarray(vector, dtype="<u8")
+    return b"".join((pack(kind, session, round_), _U64.pack(words.size), words.data))
 
 
-def decode_vector(body: bytes, length: int) -> npt.NDArray[np.uint64]:
-    """Parse a vector body of exactly ``length`` elements."""
+def decode_vector(body: bytes | memoryview, length: int) -> npt.NDArray[np.uint64]:
+    """Parse a vector body of exactly ``length`` elements (a read-only view of ``body``)."""
     if len(body) < _U64.size:
         raise ProtocolAbort("vector message too short")
     (count,) = _U64.unpack_from(body)
     if count != length or len(body) != _U64.size + 8 * length:
         raise ProtocolAbort(f"vector has the wrong length (expected {length} elements)")
-    return np.frombuffer(body, dtype="<u8", offset=_U64.size).astype(np.uint64)
+    return np.frombuffer(body, dtype="<u8", offset=_U64.size).view(np.uint64)
 
 
 def encode_seed(seed: bytes, length: int) -> bytes:
@@ -101,14 +102,14 @@ def encode_seed(seed: bytes, length: int) -> bytes:
     return _U64.pack(length) + seed
 
 
-def decode_seed(body: bytes, length: int) -> bytes:
+def decode_seed(body: bytes | memoryview, length: int) -> bytes:
     """Parse a seed body for a vector of ``length`` elements."""
     if len(body) != _U64.size + SEED_BYTES:
         raise ProtocolAbort("seed message has the wrong size")
     (count,) = _U64.unpack_from(body)
     if count != length:
         raise ProtocolAbort(f"seed stands for the wrong length (expected {length} elements)")
-    return body[_U64.size :]
+    return bytes(body[_U64.size :])
 
 
 def encode_indices(indices: list[int]) -> bytes:
@@ -117,7 +118,7 @@ def encode_indices(indices: list[int]) -> bytes:
     return _U16.pack(len(ordered)) + b"".join(_U16.pack(i) for i in ordered)
 
 
-def decode_indices(body: bytes, limit: int) -> list[int]:
+def decode_indices(body: bytes | memoryview, limit: int) -> list[int]:
     """Parse an index list; every index must be below ``limit``, sorted and distinct."""
     if len(body) < _U16.size:
         raise ProtocolAbort("index list too short")
@@ -135,9 +136,9 @@ def encode_reason(reason: str) -> bytes:
     return reason.encode("utf-8")[:MAX_REASON]
 
 
-def decode_reason(body: bytes) -> str:
+def decode_reason(body: bytes | memoryview) -> str:
     """Parse a reason body (lossy, bounded)."""
-    return body[:MAX_REASON].decode("utf-8", errors="replace")
+    return bytes(body[:MAX_REASON]).decode("utf-8", errors="replace")
 
 
 __all__ = [
@@ -151,7 +152,7 @@ __all__ = [
     "encode_indices",
     "encode_reason",
     "encode_seed",
-    "encode_vector",
     "pack",
+    "pack_vector",
     "unpack",
 ]

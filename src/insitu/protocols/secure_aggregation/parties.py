@@ -93,8 +93,7 @@ class ShareDealer:
         seed_iter = iter(seeds)
         for j in range(self._n):
             if j == self._explicit_to:
-                body = m.encode_vector(explicit)
-                out.append(m.pack(Kind.SHARE_VECTOR, self._session, self._round, body))
+                out.append(m.pack_vector(Kind.SHARE_VECTOR, self._session, self._round, explicit))
             else:
                 body = m.encode_seed(next(seed_iter), vector.size)
                 out.append(m.pack(Kind.SHARE_SEED, self._session, self._round, body))
@@ -204,7 +203,7 @@ class ShareHolder:
             total += noise.view(np.uint64)
         self._held.clear()
         self._stage = Stage.DONE
-        return m.pack(Kind.AGGREGATE, self._session, self._round, m.encode_vector(total))
+        return m.pack_vector(Kind.AGGREGATE, self._session, self._round, total)
 
 
 class Reconstructor:
