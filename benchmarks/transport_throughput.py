@@ -217,7 +217,8 @@ def main() -> None:
 
         big = large(raw, signed, client, url, args.mib, args.repeats)
         sm = small(raw, signed, args.small)
-        print(json.dumps({"large": big, "small": sm, "cpus": os.cpu_count()}, indent=2))
+        facts = {"cpus": os.cpu_count(), "load_average_1m": os.getloadavg()[0]}
+        print(json.dumps({"large": big, "small": sm, **facts}, indent=2))
         print(
             f"\n{args.mib} MiB: raw {big['MiB/s']['raw']['median']:.0f} MiB/s, signed+chunked "
             f"{big['MiB/s']['signed']['median']:.0f} MiB/s, ratio {big['ratio_median']:.2f} "
