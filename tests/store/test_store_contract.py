@@ -124,12 +124,11 @@ def test_claim_next_gives_each_request_to_one_worker(store: SqlStore) -> None:
 def test_transaction_rolls_back_everything(store: SqlStore) -> None:
     rid = _request(store)
     ran: list[str] = []
-    with pytest.raises(RuntimeError):
-        with store.transaction():
-            store.transition(rid, expect=[Status.PENDING], to=Status.APPROVED, at=T0)
-            store.add_member("zed", Role.ANALYST, at=T0)
-            store.after_commit(lambda: ran.append("hook"))
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), store.transaction():
+        store.transition(rid, expect=[Status.PENDING], to=Status.APPROVED, at=T0)
+        store.add_member("zed", Role.ANALYST, at=T0)
+        store.after_commit(lambda: ran.append("hook"))
+        raise RuntimeError("boom")
     assert store.get_request(rid).status is Status.PENDING
     with pytest.raises(NotFound):
         store.get_member("zed")

@@ -10,8 +10,10 @@ from insitu.errors import InvalidInput
 from insitu.node.clock import Clock, utc_now
 from insitu.node.db.engine import make_engine
 from insitu.node.db.migrate import upgrade
+from insitu.node.federation.service import Federation
 from insitu.node.kinds.base import DatasetAccess, RequestKind
 from insitu.node.kinds.code import CodeKind
+from insitu.node.kinds.dp_query import DpQueryKind
 from insitu.node.sandbox import Limits as SandboxLimits
 from insitu.node.services.audit_log import AuditLog
 from insitu.node.services.budgets import Budgets
@@ -88,6 +90,7 @@ class Node:
                 ),
                 max_source_bytes=limits.max_request_source_bytes,
             ),
+            "dp_query": DpQueryKind(),
         }
         self.requests = Requests(
             self.store,
@@ -108,7 +111,11 @@ class Node:
             settings.data_dir / "work",
             poll_seconds=settings.runner_poll_seconds,
         )
+        self.federation = Federation(
+            settings, self.store, self.audit, clock, self.key, self.datasets, self.budgets
+        )
 
     def close(self) -> None:
         self.runner.stop()
+        self.federation.close()
         self.store.close()

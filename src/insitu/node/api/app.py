@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import insitu
-from insitu.node.api import errors
+from insitu.node.api import errors, peer_routes, peer_transport
 from insitu.node.api.routes import router
 from insitu.node.node import Node
 
@@ -20,10 +20,12 @@ def create_app(node: Node, *, run_jobs: bool = True) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if run_jobs:
             node.runner.start()
+            node.federation.start()
         try:
             yield
         finally:
             node.runner.stop()
+            node.federation.stop()
 
     app = FastAPI(
         title=f"insitu node {node.settings.name}", version=insitu.__version__, lifespan=lifespan
@@ -31,4 +33,6 @@ def create_app(node: Node, *, run_jobs: bool = True) -> FastAPI:
     app.state.node = node
     errors.install(app)
     app.include_router(router)
+    app.include_router(peer_routes.router)
+    app.include_router(peer_transport.router)
     return app

@@ -22,6 +22,7 @@ from insitu.node.api.deps import (
     NodeDep,
 )
 from insitu.node.api.views import dataset_view, member_view, policy_view, token_view
+from insitu.node.kinds import dp_query
 from insitu.node.services.requests import request_view
 from insitu.node.store.records import Status
 
@@ -182,6 +183,12 @@ def submit(body: NewRequestBody, member: CurrentRequester, node: NodeDep) -> dic
     req = node.requests.submit(body.kind, body.payload, by=member, description=body.description)
     node.runner.wake()
     return request_view(req)
+
+
+@router.post("/queries/estimate")
+def estimate_query(body: dict[str, Any], _: CurrentRequester, node: NodeDep) -> dict[str, Any]:
+    """Dry run of a DP query: its cost and expected error; reads no data, spends nothing."""
+    return dp_query.estimate(body, node.access)
 
 
 @router.get("/requests")

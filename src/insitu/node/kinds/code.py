@@ -10,7 +10,7 @@ from insitu.node.kinds.base import DatasetAccess, Output, Prepared, RequestKind
 from insitu.node.sandbox import Limits, check_source, run_function
 from insitu.node.store.records import Request
 
-MEDIA_TYPES = {"table": "application/vnd.apache.parquet", "json": "application/json"}
+MEDIA_TYPES = {"parquet": "application/vnd.apache.parquet", "json": "application/json"}
 
 
 class CodeKind(RequestKind):
@@ -56,7 +56,7 @@ class CodeKind(RequestKind):
             )
         return Output(
             data=outcome.output,
-            media_type=MEDIA_TYPES[outcome.output_kind],
+            media_type=MEDIA_TYPES[str(outcome.output_kind.value)],
             notes={
                 "cpu_seconds": outcome.cpu_seconds,
                 "wall_seconds": outcome.wall_seconds,

@@ -93,12 +93,14 @@ class Budgets:
         mine = sum(c.rho for c in charges if c.analyst == analyst)
         eps = 1e-12
         if "" in caps and total + rho > caps[""] + eps:
+            left = max(caps[""] - total, 0)
             raise BudgetExceeded(
-                f"dataset {dataset!r} has ρ={max(caps[''] - total, 0):.6g} left in total; this needs ρ={rho:.6g}"
+                f"dataset {dataset!r} has ρ={left:.6g} left in total; this needs ρ={rho:.6g}"
             )
         if analyst in caps and mine + rho > caps[analyst] + eps:
+            left = max(caps[analyst] - mine, 0)
             raise BudgetExceeded(
-                f"your budget on {dataset!r} has ρ={max(caps[analyst] - mine, 0):.6g} left; this needs ρ={rho:.6g}"
+                f"your budget on {dataset!r} has ρ={left:.6g} left; this needs ρ={rho:.6g}"
             )
 
     def charge(

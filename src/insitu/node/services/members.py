@@ -20,7 +20,7 @@ from insitu.node.services.audit_log import AuditLog
 from insitu.node.store.base import Store
 from insitu.node.store.records import Member, Role, TokenInfo
 
-TOKEN_PREFIX = "ins_"
+TOKEN_PREFIX = "ins_"  # noqa: S105 - a public prefix, not a secret
 MEMBER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
 

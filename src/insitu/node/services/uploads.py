@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -49,10 +50,8 @@ class Uploads:
         return p
 
     def discard(self, upload_id: str) -> None:
-        try:
+        with contextlib.suppress(NotFound, FileNotFoundError):
             os.unlink(self.path(upload_id))
-        except (NotFound, FileNotFoundError):
-            pass
 
 
 class UploadWriter:
