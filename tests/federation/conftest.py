@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
-from peer_network import PeerNetwork
+from peer_network import FakeTime, PeerNetwork
 
 
 @pytest.fixture
@@ -16,6 +16,6 @@ def network() -> Iterator[PeerNetwork]:
 
 
 @pytest.fixture
-def no_sleep() -> Callable[[float], None]:
-    """A sleep that returns at once, so retry tests do not wait."""
-    return lambda _seconds: None
+def fake_time() -> FakeTime:
+    """A clock that moves only when the code under test sleeps."""
+    return FakeTime()

@@ -31,6 +31,22 @@ class Gate:
     refusal_reasons: list[str] = field(default_factory=list)
 
 
+class FakeTime:
+    """Clock and sleep for retry tests: starts at the real time (signatures must be fresh),
+    then advances only by what the code sleeps, so retry counts do not depend on load."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 @dataclass
 class Peer:
     """One node's receiving side, listening on loopback."""

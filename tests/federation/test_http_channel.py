@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 import httpx
 import pytest
-from peer_network import Peer, PeerNetwork
+from peer_network import FakeTime, Peer, PeerNetwork
 
 from insitu.crypto.signing import SigningKey
 from insitu.errors import InvalidInput, PayloadTooLarge, ProtocolAbort, SecurityError, Unavailable
@@ -24,7 +23,7 @@ def channel(
     net: PeerNetwork,
     me: str,
     *,
-    sleep: Callable[[float], None] = time.sleep,
+    fake: FakeTime | None = None,
     retry: RetryPolicy | None = None,
     chunk_bytes: int = 1000,
     key: SigningKey | None = None,
@@ -38,7 +37,8 @@ def channel(
         inbox=peer.inbox,
         retry=retry or RetryPolicy(deadline=10.0),
         chunk_bytes=chunk_bytes,
-        sleep=sleep,
+        clock=fake.clock if fake else time.time,
+        sleep=fake.sleep if fake else time.sleep,
     )
 
 
@@ -96,36 +96,37 @@ def test_peers_may_live_under_a_base_path(network: PeerNetwork, pair: tuple[Peer
 
 
 def test_a_partition_that_heals_is_survived_by_retrying(
-    network: PeerNetwork, pair: tuple[Peer, Peer], no_sleep: Callable[[float], None]
+    network: PeerNetwork, pair: tuple[Peer, Peer], fake_time: FakeTime
 ) -> None:
     gate = network.peers["bob"].gate
     gate.refuse_next = 4
-    channel(network, "alice", sleep=no_sleep).send("bob", "m", b"x" * 2500)
+    channel(network, "alice", fake=fake_time).send("bob", "m", b"x" * 2500)
     assert gate.seen == [503] * 4 + [204] * 3
     assert channel(network, "bob").receive("alice", "m", timeout=5) == b"x" * 2500
 
 
 def test_lost_replies_lead_to_retries_that_deliver_once(
-    network: PeerNetwork, pair: tuple[Peer, Peer], no_sleep: Callable[[float], None]
+    network: PeerNetwork, pair: tuple[Peer, Peer], fake_time: FakeTime
 ) -> None:
     gate = network.peers["bob"].gate
     gate.lose_next = 2  # bob stores the first chunk twice over, but alice hears 503
-    channel(network, "alice", sleep=no_sleep).send("bob", "m", b"y" * 1500)
+    channel(network, "alice", fake=fake_time).send("bob", "m", b"y" * 1500)
     assert gate.seen == [503, 503, 204, 204]
     assert channel(network, "bob").receive("alice", "m", timeout=5) == b"y" * 1500
 
 
 def test_a_partition_past_the_deadline_raises_unavailable(
-    network: PeerNetwork, pair: tuple[Peer, Peer]
+    network: PeerNetwork, pair: tuple[Peer, Peer], fake_time: FakeTime
 ) -> None:
     network.peers["bob"].gate.refuse_all = True
-    retry = RetryPolicy(deadline=0.3, initial=0.02, maximum=0.05)
-    with pytest.raises(Unavailable, match=r"peer 'bob' unreachable: HTTP 503 after \d+ attempt"):
-        channel(network, "alice", retry=retry).send("bob", "m", b"x")
-    assert len(network.peers["bob"].gate.seen) >= 3
+    retry = RetryPolicy(deadline=1.0, initial=0.1, maximum=0.4)
+    with pytest.raises(Unavailable, match=r"peer 'bob' unreachable: HTTP 503 after 5 attempt"):
+        channel(network, "alice", retry=retry, fake=fake_time).send("bob", "m", b"x")
+    assert fake_time.sleeps == pytest.approx([0.1, 0.2, 0.4, 0.3])  # the last one cut at 1 s
+    assert network.peers["bob"].gate.seen == [503] * 5
 
 
-def test_an_unreachable_peer_raises_unavailable(network: PeerNetwork) -> None:
+def test_an_unreachable_peer_raises_unavailable(network: PeerNetwork, fake_time: FakeTime) -> None:
     network.add("alice")
     closed = HttpChannel(
         me="alice",
@@ -133,9 +134,11 @@ def test_an_unreachable_peer_raises_unavailable(network: PeerNetwork) -> None:
         peers={"bob": "http://127.0.0.1:9"},  # discard port: nothing listens
         key=network.peers["alice"].key,
         inbox=network.peers["alice"].inbox,
-        retry=RetryPolicy(deadline=0.2, initial=0.02),
+        retry=RetryPolicy(deadline=0.2, initial=0.1),
+        clock=fake_time.clock,
+        sleep=fake_time.sleep,
     )
-    with pytest.raises(Unavailable, match="connection failed"):
+    with pytest.raises(Unavailable, match="connection failed after 3 attempt"):
         closed.send("bob", "m", b"x")
     closed.close()
 
