@@ -141,3 +141,34 @@ def test_cardinality_mode_shuffles_the_reblinded_elements(psi_start) -> None:
         ordered[i : i + 32] for i in range(0, len(ordered), 32)
     )
     assert unblinded != ordered
+
+
+def run_grouped(x, groups, y, values, n_groups):
+    from insitu.protocols.psi import PsiReceiver, PsiSender
+
+    r = PsiReceiver(mode=Mode.SUM, groups=n_groups)
+    s = PsiSender(mode=Mode.SUM, size=len(y), groups=n_groups, chunk_size=3)
+    r.receive_sender_hello(s.receive_hello(r.hello()))
+    blinded = list(r.blind([x[:3], x[3:]], [groups[:3], groups[3:]]))
+    items = list(s.setup([y], [values]))
+    reblinded = list(s.reblind(blinded))
+    r.receive_sender_items(items)
+    out = r.receive_reblinded(reblinded)
+    return out, s.finish(r.reply())
+
+
+def test_grouped_intersection_sum_matches_python() -> None:
+    x = [b"a", b"b", b"c", b"d", b"e", b"z"]
+    groups = [0, 1, 1, 2, 0, 2]
+    y = [b"a", b"b", b"c", b"d", b"q"]
+    values = [10, 20, 30, 40, 50]
+    out, sout = run_grouped(x, groups, y, values, 3)
+    assert out.group_counts == [1, 2, 1]
+    assert sout.group_counts == [1, 2, 1]
+    assert sout.group_totals == [10, 50, 40]
+    assert (sout.cardinality, sout.total) == (4, 100)
+
+
+def test_grouped_sum_refuses_groups_out_of_range() -> None:
+    with pytest.raises(ValueError):
+        run_grouped([b"a"], [5], [b"a"], [1], 3)

@@ -116,3 +116,19 @@ def test_in_memory_tables_and_spec_checks() -> None:
         PsiSpec(Mode.INTERSECTION, "a", "a", key)
     with pytest.raises(InvalidInput):
         both(PsiSpec(Mode.INTERSECTION, "a", "b", KeyNormaliser(("nope",))), left, right)
+
+
+def test_intersection_sum_grouped_by_a_receiver_column(tables: tuple[Path, Path]) -> None:
+    spec = PsiSpec(
+        Mode.SUM,
+        "a",
+        "b",
+        KEY,
+        value_column="exports",
+        group_column="city",
+        group_values=("Porto", "Lyon", "Nice", "Oslo"),
+    )
+    r, s = both(spec, *tables)
+    assert r.output.group_counts == [1, 1, 0, 0]
+    assert s.output.group_totals == [100, 250, 0, 0]
+    assert "per city" in spec.learns()["b"]

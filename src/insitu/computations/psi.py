@@ -62,6 +62,9 @@ class PsiSpec:
         SUM only: the sender's non-negative integer column to sum.
     value_bits:
         SUM only: values must be below ``2^value_bits``.
+    group_column, group_values:
+        SUM only, optional: the receiver's categorical column and its declared
+        categories (public, from the card); counts and sums come per category.
     chunk_rows:
         Rows per chunk and per message.
     """
@@ -74,6 +77,8 @@ class PsiSpec:
     payload_columns: tuple[str, ...] = ()
     value_column: str | None = None
     value_bits: int = 32
+    group_column: str | None = None
+    group_values: tuple[str, ...] = ()
     chunk_rows: int = 1 << 14
 
     def __post_init__(self) -> None:
@@ -85,6 +90,12 @@ class PsiSpec:
             raise InvalidInput("value_column is required in SUM mode and only there")
         if self.reveal_to_both and self.mode is not Mode.INTERSECTION:
             raise InvalidInput("reveal_to_both applies to INTERSECTION mode only")
+        if (self.group_column is None) != (not self.group_values):
+            raise InvalidInput("group_column and group_values go together")
+        if self.group_column is not None and self.mode is not Mode.SUM:
+            raise InvalidInput("grouping applies to SUM mode only")
+        if len(set(self.group_values)) != len(self.group_values):
+            raise InvalidInput("group values must be distinct")
 
     @property
     def roles(self) -> dict[str, str]:
@@ -111,6 +122,9 @@ class PsiSpec:
             sender = "which of its rows have a key in the receiver's table"
         if self.mode is Mode.SUM:
             sender = f"the count of shared keys and the sum of {self.value_column} over them"
+            if self.group_column:
+                sender += f", per {self.group_column} of the receiver"
+                receiver += f", per {self.group_column}"
         return {
             self.receiver: f"{receiver}; plus the sender's row count",
             self.sender: f"{sender}; plus the receiver's row count",
@@ -119,6 +133,8 @@ class PsiSpec:
     def columns(self, role: str) -> list[str]:
         """Columns read from the table of ``role``."""
         cols = list(self.key.columns)
+        if role == "receiver" and self.group_column is not None:
+            cols.append(self.group_column)
         if role == "sender":
             cols += list(self.payload_columns)
             if self.value_column is not None:
@@ -169,12 +185,17 @@ def run_receiver(
     engine = engine or SerialEngine()
     peer = spec.sender
     party = PsiReceiver(
-        mode=spec.mode, reveal_to_both=spec.reveal_to_both, rng=rng, mapper=engine.map
+        mode=spec.mode,
+        reveal_to_both=spec.reveal_to_both,
+        groups=len(spec.group_values),
+        rng=rng,
+        mapper=engine.map,
     )
     channel.send(peer, "psi/hello/0", party.hello())
     party.receive_sender_hello(channel.receive(peer, "psi/sender-hello/0", timeout=timeout))
-    chunks = _key_chunks(spec, source, spec.columns("receiver"))
-    _send_all(channel, peer, party.blind(chunks), m.Kind.BLINDED)
+    columns = spec.columns("receiver")
+    chunks = _key_chunks(spec, source, columns)
+    _send_all(channel, peer, party.blind(chunks, _groups(spec, source, columns)), m.Kind.BLINDED)
     party.receive_sender_items(_stream(channel, peer, m.Kind.SENDER_ITEMS, timeout))
     output = party.receive_reblinded(_stream(channel, peer, m.Kind.REBLINDED, timeout))
     reply = party.reply()
@@ -203,6 +224,7 @@ def run_sender(
         size=count_rows(source),
         reveal_to_both=spec.reveal_to_both,
         value_bits=spec.value_bits,
+        groups=len(spec.group_values),
         rng=rng,
         mapper=engine.map,
         chunk_size=spec.chunk_rows,
@@ -235,6 +257,23 @@ def _extras(spec: PsiSpec, source: Source, columns: list[str]) -> Iterator[list[
             for batch in iter_batches(source, columns, rows=spec.chunk_rows)
         )
     return None
+
+
+def _groups(spec: PsiSpec, source: Source, columns: list[str]) -> Iterator[list[int]] | None:
+    if spec.group_column is None:
+        return None
+    index = {value: i for i, value in enumerate(spec.group_values)}
+
+    def lookup(value: Any) -> int:
+        found = index.get(str(value))
+        if found is None:
+            raise InvalidInput(f"{spec.group_column} holds a value outside the declared groups")
+        return found
+
+    return (
+        [lookup(v) for v in batch.column(spec.group_column).to_pylist()]
+        for batch in iter_batches(source, columns, rows=spec.chunk_rows)
+    )
 
 
 def _as_int(value: Any) -> int:

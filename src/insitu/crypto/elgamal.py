@@ -117,6 +117,59 @@ def rerandomize(ciphertext: bytes, publics: Sequence[bytes], rng: Rng = system_r
     return b"".join(group.sum_elements([a, b]) for a, b in zip(parts, fresh, strict=True))
 
 
+def rerandomize_batch(ciphertexts: bytes, public: bytes, randomness: bytes) -> bytes:
+    """Re-randomise single-limb ciphertexts under ``public``; 64 random bytes each.
+
+    Raises :class:`ProtocolAbort` on an invalid element: the ciphertexts come from a peer.
+    """
+    size = ciphertext_bytes(1)
+    if len(ciphertexts) % size or len(randomness) != RANDOMNESS_BYTES * (len(ciphertexts) // size):
+        raise ProtocolAbort("ciphertext block has the wrong length")
+    out = bytearray()
+    try:
+        for k in range(len(ciphertexts) // size):
+            chunk = randomness[RANDOMNESS_BYTES * k : RANDOMNESS_BYTES * (k + 1)]
+            r = group.scalar_from_int(int.from_bytes(chunk, "little") % group.ORDER or 1)
+            big_r = ciphertexts[size * k : size * k + 32]
+            c = ciphertexts[size * k + 32 : size * (k + 1)]
+            out += group.add(big_r, group.mult_base(r))
+            out += group.add(c, group.mult(r, public))
+    except InvalidInput:
+        raise ProtocolAbort("peer sent an invalid ciphertext element") from None
+    return bytes(out)
+
+
+def decrypt_small_batch(ciphertexts: bytes, secret: bytes, table: dict[bytes, int]) -> list[int]:
+    """Decrypt single-limb ciphertexts whose plaintexts are keys of ``table`` (``m·B → m``).
+
+    Raises :class:`ProtocolAbort` when a plaintext is not in the table.
+    """
+    size = ciphertext_bytes(1)
+    out = []
+    try:
+        for k in range(0, len(ciphertexts), size):
+            big_r, c = ciphertexts[k : k + 32], ciphertexts[k + 32 : k + size]
+            point = group.sub(c, group.mult(secret, big_r))
+            value = table.get(point)
+            if value is None:
+                raise ProtocolAbort("a ciphertext decrypts to no declared value")
+            out.append(value)
+    except InvalidInput:
+        raise ProtocolAbort("peer sent an invalid ciphertext element") from None
+    return out
+
+
+def small_table(count: int) -> dict[bytes, int]:
+    """``{m·B: m}`` for ``m`` in ``range(count)``."""
+    table = {group.IDENTITY: 0}
+    generator = group.mult_base(group.scalar_from_int(1))
+    point = group.IDENTITY
+    for m in range(1, count):
+        point = group.sum_elements([point, generator])
+        table[point] = m
+    return table
+
+
 def decrypt_sum(
     ciphertext: bytes, secrets: Sequence[bytes], *, max_terms: int, limb_bits: int = LIMB_BITS
 ) -> int:
@@ -143,12 +196,7 @@ class _BabyGiant:
     def __init__(self, bound: int) -> None:
         self.bound = bound
         self.step = math.isqrt(bound) + 1
-        generator = group.mult_base(group.scalar_from_int(1))
-        self.table: dict[bytes, int] = {group.IDENTITY: 0}
-        point = group.IDENTITY
-        for j in range(1, self.step):
-            point = group.sum_elements([point, generator])
-            self.table[point] = j
+        self.table = small_table(self.step)
         self.giant = group.mult_base(group.scalar_from_int(self.step))
 
     def log(self, point: bytes) -> int:
@@ -170,9 +218,12 @@ __all__ = [
     "LimbKeys",
     "add_ciphertexts",
     "ciphertext_bytes",
+    "decrypt_small_batch",
     "decrypt_sum",
     "encrypt_batch",
     "rerandomize",
+    "rerandomize_batch",
+    "small_table",
     "split_ciphertext",
     "split_limbs",
 ]

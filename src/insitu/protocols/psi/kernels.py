@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, TypeVar
 
 from insitu.crypto import elgamal
@@ -78,6 +78,75 @@ def _sum_items(
     return tags, elgamal.encrypt_batch(values, secrets, randomness, limb_bits=limb_bits)
 
 
+GROUPED_RECORD = ELEMENT_BYTES + elgamal.ciphertext_bytes(1)
+
+
+def interleave(first: bytes, first_size: int, second: bytes, second_size: int) -> bytes:
+    """Records ``first[i] ‖ second[i]`` from two blocks of fixed-size records."""
+    count = len(first) // first_size
+    return b"".join(
+        first[first_size * i : first_size * (i + 1)]
+        + second[second_size * i : second_size * (i + 1)]
+        for i in range(count)
+    )
+
+
+def split_records(records: bytes, first_size: int, record: int) -> tuple[bytes, bytes]:
+    """Inverse of :func:`interleave`: the first parts and the second parts, each joined."""
+    first = b"".join(records[i : i + first_size] for i in range(0, len(records), record))
+    second = b"".join(records[i + first_size : i + record] for i in range(0, len(records), record))
+    return first, second
+
+
+@lru_cache(maxsize=4)
+def _group_table(groups: int) -> dict[bytes, int]:
+    return elgamal.small_table(groups)
+
+
+def _blind_grouped(
+    chunk: tuple[Sequence[bytes], Sequence[int], bytes], scalar: bytes, secret: bytes
+) -> bytes:
+    items, groups, randomness = chunk
+    elements = group.hash_mult_batch(items, scalar, domain=DOMAIN)
+    cts = elgamal.encrypt_batch(groups, (secret,), randomness)
+    return interleave(elements, ELEMENT_BYTES, cts, elgamal.ciphertext_bytes(1))
+
+
+def _reblind_grouped(chunk: tuple[bytes, bytes], scalar: bytes, public: bytes) -> bytes:
+    records, randomness = chunk
+    elements, cts = split_records(records, ELEMENT_BYTES, GROUPED_RECORD)
+    fresh = elgamal.rerandomize_batch(cts, public, randomness)
+    size = elgamal.ciphertext_bytes(1)
+    return interleave(group.mult_batch(elements, scalar), ELEMENT_BYTES, fresh, size)
+
+
+def _unblind_grouped(
+    records: bytes, inverse: bytes, secret: bytes, groups: int
+) -> tuple[bytes, list[int]]:
+    elements, cts = split_records(records, ELEMENT_BYTES, GROUPED_RECORD)
+    tags, _ = derive(group.mult_batch(elements, inverse), with_keys=False)
+    return tags, elgamal.decrypt_small_batch(cts, secret, _group_table(groups))
+
+
+def blind_grouped_kernel(
+    scalar: bytes, secret: bytes
+) -> Callable[[tuple[Sequence[bytes], Sequence[int], bytes]], bytes]:
+    """Kernel: (items, group indices, randomness) → ``k·H(x) ‖ Enc_R(group)`` records."""
+    return partial(_blind_grouped, scalar=scalar, secret=secret)
+
+
+def reblind_grouped_kernel(scalar: bytes, public: bytes) -> Callable[[tuple[bytes, bytes]], bytes]:
+    """Kernel: (records, randomness) → re-blinded elements with re-randomised group ciphertexts."""
+    return partial(_reblind_grouped, scalar=scalar, public=public)
+
+
+def unblind_grouped_kernel(
+    inverse: bytes, secret: bytes, groups: int
+) -> Callable[[bytes], tuple[bytes, list[int]]]:
+    """Kernel: grouped records → (tags of ``k_S·H(x)``, decrypted group indices)."""
+    return partial(_unblind_grouped, inverse=inverse, secret=secret, groups=groups)
+
+
 def blind_kernel(scalar: bytes) -> Callable[[Sequence[bytes]], bytes]:
     """Kernel: items → ``k · H(item)`` for each, concatenated (receiver, first step)."""
     return partial(_blind, scalar=scalar)
@@ -109,13 +178,19 @@ def sum_items_kernel(
 
 __all__ = [
     "DOMAIN",
+    "GROUPED_RECORD",
     "KEY_BYTES",
     "Mapper",
+    "blind_grouped_kernel",
     "blind_kernel",
     "derive",
+    "interleave",
+    "reblind_grouped_kernel",
     "reblind_kernel",
     "serial_map",
+    "split_records",
     "sum_items_kernel",
     "tag_kernel",
+    "unblind_grouped_kernel",
     "unblind_kernel",
 ]

@@ -123,27 +123,31 @@ class SequenceCheck:
             raise ProtocolAbort(f"{self.kind.name} stream ended before its last chunk")
 
 
-def element_bodies(messages: Iterable[bytes], check: SequenceCheck) -> Iterator[bytes]:
-    """Bodies of a stream of element messages (``check.kind``), each checked in turn."""
+def element_bodies(
+    messages: Iterable[bytes], check: SequenceCheck, record: int = ELEMENT_BYTES
+) -> Iterator[bytes]:
+    """Bodies of a stream of fixed-size records (``check.kind``), each message checked."""
     for data in messages:
         message = decode(data, expect=check.kind)
         check.accept(message)
-        if len(message.body) != message.count * ELEMENT_BYTES:
+        if len(message.body) != message.count * record:
             raise ProtocolAbort(f"{check.kind.name} body length does not match its count")
         yield message.body
 
 
-def element_messages(kind: Kind, run_id: bytes, blocks: Iterable[bytes]) -> Iterator[bytes]:
-    """One message per block of 32-byte elements, the last one flagged (empty if no blocks)."""
+def element_messages(
+    kind: Kind, run_id: bytes, blocks: Iterable[bytes], record: int = ELEMENT_BYTES
+) -> Iterator[bytes]:
+    """One message per block of fixed-size records, the last one flagged (empty if none)."""
     pending: bytes | None = None
     seq = 0
     for block in blocks:
         if pending is not None:
-            yield encode(kind, run_id, seq, False, len(pending) // ELEMENT_BYTES, pending)
+            yield encode(kind, run_id, seq, False, len(pending) // record, pending)
             seq += 1
         pending = block
     pending = pending or b""
-    yield encode(kind, run_id, seq, True, len(pending) // ELEMENT_BYTES, pending)
+    yield encode(kind, run_id, seq, True, len(pending) // record, pending)
 
 
 __all__ = [

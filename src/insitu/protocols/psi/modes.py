@@ -47,7 +47,8 @@ class ReceiverOutput:
 
     ``matched`` holds positions (0-based, in the receiver's input order) of
     matched items in ``INTERSECTION`` and ``PAYLOAD`` modes, else ``None``;
-    ``payloads`` maps those positions to the sender's payloads in ``PAYLOAD``.
+    ``payloads`` maps those positions to the sender's payloads in ``PAYLOAD``;
+    ``group_counts`` holds per-group intersection sizes in grouped ``SUM``.
     """
 
     mode: Mode
@@ -55,6 +56,7 @@ class ReceiverOutput:
     sender_size: int
     matched: list[int] | None = None
     payloads: dict[int, bytes] | None = None
+    group_counts: list[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,10 @@ class SenderOutput:
 
     ``matched`` (positions in the sender's input order) only with
     ``reveal_to_both`` in ``INTERSECTION`` mode; ``total`` and
-    ``cardinality`` only in ``SUM`` mode.
+    ``cardinality`` only in ``SUM`` mode. With receiver groups,
+    ``group_counts`` and ``group_totals`` hold per-group figures and
+    ``cardinality``/``total`` their sums (a key the receiver holds in two
+    groups counts in both).
     """
 
     mode: Mode
@@ -71,6 +76,8 @@ class SenderOutput:
     cardinality: int | None = None
     total: int | None = None
     matched: list[int] | None = field(default=None)
+    group_counts: list[int] | None = None
+    group_totals: list[int] | None = None
 
 
 def permutation(n: int, rng: Rng) -> npt.NDArray[np.int64]:

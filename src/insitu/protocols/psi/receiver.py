@@ -29,7 +29,8 @@ group element, or a payload that fails authentication raises
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
@@ -44,6 +45,7 @@ from insitu.protocols.psi.modes import Mode, ReceiverOutput
 from insitu.protocols.psi.wire import parse_sender_hello, parse_sender_items
 
 PAYLOAD_NONCE = bytes(12)
+MAX_GROUPS = 4096
 
 
 class PsiReceiver:
@@ -55,6 +57,13 @@ class PsiReceiver:
         What the run reveals (:class:`Mode`).
     reveal_to_both:
         In ``INTERSECTION`` mode, also tell the sender which of its items matched.
+    groups:
+        ``SUM`` mode: the number of receiver groups (categories ``0..groups-1``,
+        at most 4096); counts and sums then come per group. Each blinded
+        element carries the receiver's ElGamal encryption of its group, which
+        the sender re-randomises and shuffles along; the receiver learns the
+        intersection size per group (so a group with a single receiver row
+        reveals whether that row matched).
     rng:
         Source of the fresh blinding scalar and of re-randomisation.
     mapper:
@@ -67,6 +76,7 @@ class PsiReceiver:
         *,
         mode: Mode,
         reveal_to_both: bool = False,
+        groups: int = 0,
         rng: Rng = system_rng,
         mapper: kernels.Mapper = kernels.serial_map,
     ) -> None:
@@ -74,8 +84,14 @@ class PsiReceiver:
             raise TypeError("mode must be a Mode")
         if reveal_to_both and mode is not Mode.INTERSECTION:
             raise ValueError("reveal_to_both applies to INTERSECTION mode only")
+        if groups and mode is not Mode.SUM:
+            raise ValueError("groups apply to SUM mode only")
+        if not 0 <= groups <= MAX_GROUPS:
+            raise ValueError(f"groups must be between 0 and {MAX_GROUPS}")
         self.mode = mode
         self.reveal_to_both = reveal_to_both
+        self.groups = groups
+        self._group_keys = elgamal.LimbKeys.generate(1, rng) if groups else None
         self._rng = rng
         self._mapper = mapper
         self._scalar = group.random_scalar(rng)
@@ -86,7 +102,7 @@ class PsiReceiver:
         self._publics: tuple[bytes, ...] = ()
         self._tags: dict[bytes, int] = {}
         self._extras: list[bytes] = []
-        self._matched_sender: set[int] = set()
+        self._matched: list[set[int]] = [set() for _ in range(max(1, groups))]
 
     def _enter(self, expected: str, new: str) -> None:
         if self._stage != expected:
@@ -96,7 +112,9 @@ class PsiReceiver:
     def hello(self) -> bytes:
         """Stage new → hello: the opening message."""
         self._enter("new", "hello")
-        body = bytes([int(self.mode), 1 if self.reveal_to_both else 0])
+        body = struct.pack(">BBH", int(self.mode), 1 if self.reveal_to_both else 0, self.groups)
+        if self._group_keys is not None:
+            body += self._group_keys.publics[0]
         return m.encode(m.Kind.HELLO, self.run_id, 0, True, 1, body)
 
     def receive_sender_hello(self, data: bytes) -> None:
@@ -104,18 +122,43 @@ class PsiReceiver:
         self._enter("hello", "ready")
         self._sender_size, self._publics = parse_sender_hello(data, self.run_id, self.mode)
 
-    def blind(self, chunks: Iterable[Sequence[bytes]]) -> Iterator[bytes]:
-        """Stage ready → blinded: BLINDED messages, one per chunk of items, the last flagged."""
+    def blind(
+        self, chunks: Iterable[Sequence[bytes]], groups: Iterable[Sequence[int]] | None = None
+    ) -> Iterator[bytes]:
+        """Stage ready → blinded: BLINDED messages, one per chunk of items, the last flagged.
+
+        ``groups`` runs parallel to ``chunks`` with each item's group index
+        when the receiver was built with ``groups``.
+        """
         self._enter("ready", "blinding")
-        kernel = kernels.blind_kernel(self._scalar)
+        if (groups is not None) != bool(self.groups):
+            raise ValueError("pass group indices exactly when the receiver has groups")
+        record = kernels.GROUPED_RECORD if self.groups else m.ELEMENT_BYTES
+        blocks: Iterable[bytes]
+        if self._group_keys is not None and groups is not None:
+            kernel = kernels.blind_grouped_kernel(self._scalar, self._group_keys.secrets[0])
+            blocks = self._mapper(kernel, self._group_jobs(chunks, groups))
+        else:
+            blocks = self._mapper(kernels.blind_kernel(self._scalar), chunks)
 
         def counted() -> Iterator[bytes]:
-            for block in self._mapper(kernel, chunks):
-                self._size += len(block) // m.ELEMENT_BYTES
+            for block in blocks:
+                self._size += len(block) // record
                 yield block
 
-        yield from m.element_messages(m.Kind.BLINDED, self.run_id, counted())
+        yield from m.element_messages(m.Kind.BLINDED, self.run_id, counted(), record)
         self._stage = "blinded"
+
+    def _group_jobs(
+        self, chunks: Iterable[Sequence[bytes]], groups: Iterable[Sequence[int]]
+    ) -> Iterator[tuple[Sequence[bytes], list[int], bytes]]:
+        for items, block in zip(chunks, groups, strict=True):
+            indices = list(block)
+            if len(indices) != len(items):
+                raise ValueError("group chunk does not match its item chunk")
+            if any(isinstance(g, bool) or not 0 <= g < self.groups for g in indices):
+                raise ValueError(f"group indices must lie in [0, {self.groups})")
+            yield items, indices, self._rng(elgamal.RANDOMNESS_BYTES * len(items))
 
     def receive_sender_items(self, messages: Iterable[bytes]) -> None:
         """Stage blinded → tagged: the sender's tags (with payloads or ciphertexts)."""
@@ -142,16 +185,23 @@ class PsiReceiver:
         self._enter("tagged", "done")
         check = m.SequenceCheck(m.Kind.REBLINDED, self.run_id)
         with_keys = self.mode is Mode.PAYLOAD
-        kernel = kernels.unblind_kernel(group.scalar_invert(self._scalar), with_keys=with_keys)
+        inverse = group.scalar_invert(self._scalar)
+        record = m.ELEMENT_BYTES
+        kernel: Callable[[bytes], tuple[bytes, Any]]
+        if self._group_keys is not None:
+            record = kernels.GROUPED_RECORD
+            secret = self._group_keys.secrets[0]
+            kernel = kernels.unblind_grouped_kernel(inverse, secret, self.groups)
+        else:
+            kernel = kernels.unblind_kernel(inverse, with_keys=with_keys)
         matched: list[int] = []
         payloads: dict[int, bytes] = {}
-        seen: set[int] = set()
         position = 0
-        for tags, keys in self._mapper(kernel, m.element_bodies(messages, check)):
+        for tags, keys in self._mapper(kernel, m.element_bodies(messages, check, record)):
             for i in range(len(tags) // m.TAG_BYTES):
                 index = self._tags.get(tags[m.TAG_BYTES * i : m.TAG_BYTES * (i + 1)])
                 if index is not None:
-                    seen.add(index)
+                    self._matched[keys[i] if self.groups else 0].add(index)
                     if not self.mode.shuffled:
                         matched.append(position)
                     if with_keys:
@@ -161,13 +211,13 @@ class PsiReceiver:
         check.require_done()
         if check.records != self._size:
             raise ProtocolAbort("sender returned a different number of elements than were sent")
-        self._matched_sender = seen
         return ReceiverOutput(
             mode=self.mode,
-            cardinality=len(seen),
+            cardinality=len(set().union(*self._matched)),
             sender_size=self._sender_size,
             matched=None if self.mode.shuffled else matched,
             payloads=payloads if with_keys else None,
+            group_counts=[len(g) for g in self._matched] if self.groups else None,
         )
 
     def _open(self, key: bytes, sealed: bytes) -> bytes:
@@ -181,12 +231,14 @@ class PsiReceiver:
         self._enter("done", "replied")
         if self.mode is Mode.SUM:
             limbs = len(self._publics)
-            total = elgamal.add_ciphertexts((self._extras[i] for i in self._matched_sender), limbs)
-            sealed = elgamal.rerandomize(total, self._publics, self._rng)
-            body = struct.pack(">Q", len(self._matched_sender)) + sealed
-            return m.encode(m.Kind.AGGREGATE, self.run_id, 0, True, 1, body)
+            body = b""
+            for matched in self._matched:
+                total = elgamal.add_ciphertexts((self._extras[i] for i in matched), limbs)
+                sealed = elgamal.rerandomize(total, self._publics, self._rng)
+                body += struct.pack(">Q", len(matched)) + sealed
+            return m.encode(m.Kind.AGGREGATE, self.run_id, 0, True, len(self._matched), body)
         if self.reveal_to_both:
-            positions = sorted(self._matched_sender)
+            positions = sorted(self._matched[0])
             body = b"".join(struct.pack(">I", p) for p in positions)
             return m.encode(m.Kind.MATCHES, self.run_id, 0, True, len(positions), body)
         return None

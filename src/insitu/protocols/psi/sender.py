@@ -52,6 +52,9 @@ class PsiSender:
     value_bits:
         SUM mode: values are integers in ``[0, 2^value_bits)``; rounded up to
         whole 16-bit limbs.
+    groups:
+        SUM mode: number of receiver groups (0: no grouping); must equal the
+        receiver's. Sums and counts then come per group.
     rng, mapper, chunk_size:
         Randomness source; ``mapper(kernel, chunks)`` for the kernels; records
         per message when the sender re-chunks (shuffled modes).
@@ -64,6 +67,7 @@ class PsiSender:
         size: int,
         reveal_to_both: bool = False,
         value_bits: int = 32,
+        groups: int = 0,
         rng: Rng = system_rng,
         mapper: kernels.Mapper = kernels.serial_map,
         chunk_size: int = DEFAULT_CHUNK,
@@ -74,8 +78,12 @@ class PsiSender:
             raise InvalidInput("size must be a non-negative integer")
         if not 1 <= value_bits <= 16 * 8:
             raise InvalidInput("value_bits must be between 1 and 128")
+        if groups and mode is not Mode.SUM:
+            raise InvalidInput("groups apply to SUM mode only")
         self.mode = mode
         self.size = size
+        self.groups = groups
+        self._group_public = b""
         self.reveal_to_both = reveal_to_both
         self._rng = rng
         self._mapper = mapper
@@ -101,10 +109,17 @@ class PsiSender:
         """Stage new → hello: check the receiver's HELLO, answer with SENDER_HELLO."""
         self._enter("new", "hello")
         message = m.decode(data, expect=m.Kind.HELLO)
-        if message.seq != 0 or not message.last or message.count != 1 or len(message.body) != 2:
-            raise ProtocolAbort("malformed HELLO")
-        if message.body[0] != int(self.mode) or bool(message.body[1]) != self.reveal_to_both:
+        body = message.body
+        expected = 4 + (m.ELEMENT_BYTES if self.groups else 0)
+        if message.seq != 0 or not message.last or message.count != 1 or len(body) != expected:
+            raise ProtocolAbort("malformed HELLO, or a different grouping than agreed")
+        (groups,) = struct.unpack_from(">H", body, 2)
+        if (body[0], bool(body[1]), groups) != (int(self.mode), self.reveal_to_both, self.groups):
             raise ProtocolAbort("receiver asked for a different mode than the sender agreed to")
+        if self.groups:
+            self._group_public = body[4:]
+            if not group.is_valid(self._group_public):
+                raise ProtocolAbort("HELLO carries an invalid public key")
         self.run_id = message.run_id
         publics = self._keys.publics if self._keys else ()
         return sender_hello(self.run_id, self.size, publics)
@@ -212,25 +227,32 @@ class PsiSender:
         """Stage setup → reblinded: REBLINDED messages for the receiver's BLINDED ones."""
         self._enter("setup", "reblinding")
         check = m.SequenceCheck(m.Kind.BLINDED, self.run_id)
-        bodies = m.element_bodies(messages, check)
-        blocks: Iterable[bytes] = self._mapper(kernels.reblind_kernel(self._scalar), bodies)
+        record = kernels.GROUPED_RECORD if self.groups else m.ELEMENT_BYTES
+        bodies = m.element_bodies(messages, check, record)
+        blocks: Iterable[bytes]
+        if self.groups:
+            kernel = kernels.reblind_grouped_kernel(self._scalar, self._group_public)
+            jobs = ((b, self._rng(elgamal.RANDOMNESS_BYTES * (len(b) // record))) for b in bodies)
+            blocks = self._mapper(kernel, jobs)
+        else:
+            blocks = self._mapper(kernels.reblind_kernel(self._scalar), bodies)
         if self.mode.shuffled:
-            blocks = self._shuffled_elements(blocks)
+            blocks = self._shuffled_records(blocks, record)
 
         def checked() -> Iterator[bytes]:
             yield from blocks
             check.require_done()
             self.receiver_size = check.records
 
-        yield from m.element_messages(m.Kind.REBLINDED, self.run_id, checked())
+        yield from m.element_messages(m.Kind.REBLINDED, self.run_id, checked(), record)
         self._stage = "reblinded"
 
-    def _shuffled_elements(self, blocks: Iterable[bytes]) -> Iterator[bytes]:
+    def _shuffled_records(self, blocks: Iterable[bytes], size: int) -> Iterator[bytes]:
         everything = b"".join(blocks)
-        order = permutation(len(everything) // m.ELEMENT_BYTES, self._rng)
+        order = permutation(len(everything) // size, self._rng)
         for start in range(0, len(order), self._chunk):
             yield b"".join(
-                everything[32 * i : 32 * (i + 1)] for i in order[start : start + self._chunk]
+                everything[size * i : size * (i + 1)] for i in order[start : start + self._chunk]
             )
 
     def finish(self, reply: bytes | None = None) -> SenderOutput:
@@ -255,15 +277,24 @@ class PsiSender:
         assert self._keys is not None
         message = m.decode(reply, expect=m.Kind.AGGREGATE)
         m.SequenceCheck(m.Kind.AGGREGATE, self.run_id).accept(message)
-        limbs = len(self._keys.secrets)
-        if message.count != 1 or len(message.body) != 8 + elgamal.ciphertext_bytes(limbs):
-            raise ProtocolAbort("AGGREGATE has the wrong length")
-        (count,) = struct.unpack_from(">Q", message.body)
-        if count > min(self.size, self.receiver_size):
-            raise ProtocolAbort("AGGREGATE claims more matches than there are items")
-        total = elgamal.decrypt_sum(message.body[8:], self._keys.secrets, max_terms=count)
+        record = 8 + elgamal.ciphertext_bytes(len(self._keys.secrets))
+        if message.count != max(1, self.groups):
+            raise ProtocolAbort("AGGREGATE has the wrong number of groups")
+        counts: list[int] = []
+        totals: list[int] = []
+        for part in m.split_fixed(message, record):
+            (count,) = struct.unpack_from(">Q", part)
+            if count > min(self.size, self.receiver_size):
+                raise ProtocolAbort("AGGREGATE claims more matches than there are items")
+            counts.append(count)
+            totals.append(elgamal.decrypt_sum(part[8:], self._keys.secrets, max_terms=count))
         return SenderOutput(
-            mode=self.mode, receiver_size=self.receiver_size, cardinality=count, total=total
+            mode=self.mode,
+            receiver_size=self.receiver_size,
+            cardinality=sum(counts),
+            total=sum(totals),
+            group_counts=counts if self.groups else None,
+            group_totals=totals if self.groups else None,
         )
 
 
