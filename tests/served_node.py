@@ -1,0 +1,95 @@
+"""A real node served by uvicorn on a free loopback port, in a background thread of the test.
+
+Used by the client and CLI tests; the server is the production app
+(``create_app(Node(settings))``), nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from insitu.client import NodeClient, connect
+from insitu.node.api.app import create_app
+from insitu.node.init import init_node
+from insitu.node.node import Node
+from insitu.node.settings import NodeSettings
+
+CARD: dict[str, Any] = {
+    "name": "people",
+    "description": "Synthetic people for tests",
+    "columns": [
+        {"name": "person_id", "type": "integer"},
+        {"name": "age", "type": "integer", "lower": 0, "upper": 120},
+        {"name": "region", "type": "category", "categories": ["north", "south"]},
+        {"name": "income", "type": "float", "lower": 0, "upper": 1000000},
+    ],
+    "privacy_unit": {"column": "person_id", "max_rows": 1},
+}
+
+
+def people_csv(path: Path, rows: int = 50) -> Path:
+    """A CSV that satisfies :data:`CARD`: ages 20..69, alternating regions."""
+    lines = ["person_id,age,region,income"]
+    for i in range(rows):
+        region = "north" if i % 2 == 0 else "south"
+        lines.append(f"{i + 1},{20 + i % 50},{region},{1000.0 * (i % 7)}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@dataclass
+class ServedNode:
+    """A running node: its URL, owner token, data directory and in-process ``Node``."""
+
+    url: str
+    owner_token: str
+    data_dir: Path
+    node: Node
+
+    def client(self, token: str | None = None) -> NodeClient:
+        return connect(self.url, token=token or self.owner_token, timeout=30)
+
+
+@contextmanager
+def served_node(
+    data_dir: Path, *, name: str = "t", limits: dict[str, Any] | None = None
+) -> Iterator[ServedNode]:
+    """Initialise a node in ``data_dir``, serve it on 127.0.0.1, stop it afterwards."""
+    init = init_node(data_dir, name=name)
+    settings = NodeSettings.load(data_dir)
+    if limits:
+        settings = settings.model_copy(update={"limits": settings.limits.model_copy(update=limits)})
+        settings.save()
+    settings = settings.model_copy(update={"runner_poll_seconds": 0.05})
+    node = Node(settings)
+    config = uvicorn.Config(
+        create_app(node), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{name}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test node did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield ServedNode(f"http://127.0.0.1:{port}", init.owner_token, init.data_dir, node)
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        node.close()
+
+
+def card_for(name: str) -> dict[str, Any]:
+    """:data:`CARD` renamed for dataset ``name``."""
+    return {**CARD, "name": name}
