@@ -43,6 +43,8 @@ class NodeSettings(BaseModel):
     limits: Limits = Field(default_factory=Limits)
     runner_poll_seconds: float = Field(default=0.2, gt=0)
     insecure_peers: bool = False
+    peer_ca_file: Path | None = None
+    public_url: str | None = None
 
     @field_validator("name")
     @classmethod

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -169,3 +170,82 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# -- federation: peers, replay protection, collaborations, messages -------------------
+class PeerRow(Base):
+    """Another node the owner registered: its URL and public key."""
+
+    __tablename__ = "peers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str] = mapped_column(String(512))
+    public_key: Mapped[str] = mapped_column(String(128))
+    fingerprint: Mapped[str] = mapped_column(String(128), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+
+
+class PeerNonceRow(Base):
+    """A nonce of an accepted signed request, kept until its timestamp goes stale."""
+
+    __tablename__ = "peer_nonces"
+    __table_args__ = (Index("ix_peer_nonces_expires", "expires_at"),)
+
+    key_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[float] = mapped_column(Float)
+
+
+class CollaborationRow(Base):
+    """This node's part of a collaboration: the spec, its job state and any result."""
+
+    __tablename__ = "collaborations"
+    __table_args__ = (Index("ix_collaborations_state", "state"),)
+
+    collab_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    spec: Mapped[dict[str, Any]]
+    spec_hash: Mapped[str] = mapped_column(String(64))
+    me: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    job: Mapped[dict[str, Any]]
+    proposed_by: Mapped[str] = mapped_column(String(96))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PeerMessageRow(Base):
+    """A whole protocol message a peer sent this node (the collaboration inbox)."""
+
+    __tablename__ = "peer_messages"
+    __table_args__ = (UniqueConstraint("collab_id", "sender", "receiver", "msg_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collab_id: Mapped[str] = mapped_column(String(128))
+    sender: Mapped[str] = mapped_column(String(64))
+    receiver: Mapped[str] = mapped_column(String(64))
+    msg_id: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime]
+
+
+class PeerOutboxRow(Base):
+    """A control notice (proposal, decision, cancel, abort) waiting for delivery to a peer."""
+
+    __tablename__ = "peer_outbox"
+    __table_args__ = (Index("ix_peer_outbox_pending", "delivered", "next_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collab_id: Mapped[str] = mapped_column(String(128))
+    peer: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(300))
+    body: Mapped[dict[str, Any]]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    delivered: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_error: Mapped[str] = mapped_column(Text, default="")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -524,3 +524,8 @@ class SqlStore(Store):
         if limit is not None:
             q = q.limit(limit)
         return iter(self._run(lambda s: [_audit(r) for r in s.scalars(q)]))
+
+    # -- shared sessions ---------------------------------------------------------
+    def session(self, *, write: bool = False) -> AbstractContextManager[Session]:
+        """The current transaction's session, or a new one (for stores kept beside this one)."""
+        return self._session(write=write)

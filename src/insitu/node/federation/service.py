@@ -1,0 +1,131 @@
+"""``Federation``: a node's peers, transport stores, collaborations and their worker, wired."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+
+from insitu.crypto.signing import SigningKey, VerifyKey
+from insitu.federation.inbound import PeerInbound
+from insitu.federation.messages import Reassembler
+from insitu.federation.signing import RefusalReason, RequestRefused, verify_request
+from insitu.node.clock import Clock
+from insitu.node.federation.collaborations import Collaborations
+from insitu.node.federation.computations import DatasetFiles
+from insitu.node.federation.db_stores import DbInbox, DbNonceStore
+from insitu.node.federation.outbox import Outbox
+from insitu.node.federation.peer_client import PeerClient
+from insitu.node.federation.peers import Peers
+from insitu.node.federation.records import Peer
+from insitu.node.federation.runner import CollaborationRunner
+from insitu.node.federation.store import FederationStore
+from insitu.node.services.audit_log import AuditLog
+from insitu.node.services.budgets import Budgets
+from insitu.node.settings import NodeSettings
+from insitu.node.store.sql import SqlStore
+
+log = logging.getLogger("insitu.peers")
+
+
+class Federation:
+    """Everything a node needs to work with other nodes.
+
+    Attributes: :attr:`peers` (the owner's register), :attr:`collaborations`
+    (the lifecycle service), :attr:`runner` (the background worker), and the
+    DB-backed :attr:`nonces` and :attr:`inbox` the peer routes use.
+    """
+
+    def __init__(
+        self,
+        settings: NodeSettings,
+        store: SqlStore,
+        audit: AuditLog,
+        clock: Clock,
+        key: SigningKey,
+        datasets: DatasetFiles,
+        budgets: Budgets,
+        *,
+        max_message_bytes: int | None = None,
+    ) -> None:
+        if settings.insecure_peers:
+            log.warning(
+                "node %s accepts plain-HTTP peers (insecure_peers): use only for testing",
+                settings.name,
+            )
+        self.store = FederationStore(store)
+        self.peers = Peers(self.store, audit, clock, key, insecure_peers=settings.insecure_peers)
+        self.nonces = DbNonceStore(self.store)
+        self.inbox = DbInbox(self.store, clock)
+        self.reassembler = (
+            Reassembler(max_message_bytes=max_message_bytes) if max_message_bytes else Reassembler()
+        )
+        self.client = PeerClient(key, ca_file=settings.peer_ca_file)
+        self.collaborations = Collaborations(self.store, store, audit, clock, key, self.peers)
+        self.outbox = Outbox(self.store, self.peers, self.client)
+        self.runner = CollaborationRunner(
+            self.collaborations,
+            self.outbox,
+            self.peers,
+            self.inbox,
+            key,
+            self.client,
+            datasets,
+            budgets,
+        )
+        self.collaborations.on_change = self.runner.wake
+
+    def start(self) -> None:
+        self.runner.start()
+
+    def stop(self) -> None:
+        self.runner.stop()
+
+    def close(self) -> None:
+        self.runner.stop()
+        self.client.close()
+
+    # -- inbound -------------------------------------------------------------------
+    def verify_control(
+        self, *, headers: Mapping[str, str], method: str, path: str, body: bytes
+    ) -> Peer:
+        """Check a signed control call; the signer must be an active registered peer.
+
+        Raises
+        ------
+        RequestRefused
+            Unknown or suspended key, bad signature, stale timestamp, replay.
+        """
+
+        def lookup(key_id: str) -> VerifyKey | None:
+            peer = self.peers.active_by_key(key_id)
+            return None if peer is None else peer.verify_key
+
+        key_id = verify_request(
+            headers, method=method, path=path, body=body, now=time.time(),
+            lookup_key=lookup, nonces=self.nonces,
+        )  # fmt: skip
+        peer = self.peers.active_by_key(key_id)
+        if peer is None:  # suspended between the two look-ups
+            raise RequestRefused(RefusalReason.UNKNOWN_KEY, key_id=key_id)
+        return peer
+
+    def accept_frame(
+        self, collab_id: str, *, headers: Mapping[str, str], method: str, path: str, body: bytes
+    ) -> bool:
+        """Verify, reassemble and store one protocol frame (see :class:`PeerInbound`)."""
+        collab = self.store.find_collab(collab_id)
+        me = collab.job.me if collab is not None else "-"
+        inbound = PeerInbound(
+            me=me,
+            party_keys=self.collaborations.accepting_keys,
+            nonces=self.nonces,
+            inbox=self.inbox,
+            reassembler=self.reassembler,
+        )
+        return inbound.handle(
+            collab_id, headers=headers, method=method, path=path, body=body, now=time.time()
+        )
+
+
+__all__ = ["Federation"]
