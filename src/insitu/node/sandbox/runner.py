@@ -190,10 +190,16 @@ def _wait(process: subprocess.Popen[bytes], wall_seconds: float) -> tuple[int, f
     timer.start()
     try:
         os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
+    except ChildProcessError:
+        pass  # reaped elsewhere (a SIGCHLD handler); wait4 below reports that too
     finally:
         timer.cancel()
         _kill_group(process.pid)  # leftovers in the group; a deadline hit in the finally too
-    _, status, usage = os.wait4(process.pid, 0)
+    try:
+        _, status, usage = os.wait4(process.pid, 0)
+    except ChildProcessError:  # status lost: report exit code 255, the report decides
+        process.returncode = 255
+        return 255 << 8, 0.0, fired.is_set()
     process.returncode = os.waitstatus_to_exitcode(status)
     return status, usage.ru_utime + usage.ru_stime, fired.is_set()
 
