@@ -30,7 +30,7 @@ DUCK_TYPES: dict[ColumnType, str] = {
     ColumnType.DATE: "DATE",
 }
 
-_INTEGER_TEXT = r"'^\s*[+-]?[0-9]+(\.0*)?\s*$'"
+_INTEGER_TEXT = r"'\s*[+-]?[0-9]+(\.0*)?\s*'"
 _INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
 _INT_SOURCES = _INT_TYPES + tuple("U" + t for t in _INT_TYPES)
 
@@ -48,6 +48,15 @@ def _family(src: str) -> str:
     return src.lower()
 
 
+def integer_text(raw: str) -> str:
+    """SQL that is true when text ``raw`` writes a whole number (``7``, ``-3``, ``+5``, ``3.0``).
+
+    DuckDB's own cast would also take ``3.5`` (rounding it to 4), ``1e2`` and
+    ``0x10``; those are wrong types here.
+    """
+    return f"regexp_full_match({raw}, {_INTEGER_TEXT})"
+
+
 def typed_expr(col: Column, raw: str, src: str) -> str:
     """SQL turning ``raw`` (of DuckDB type ``src``) into the card type, NULL where it cannot.
 
@@ -57,16 +66,15 @@ def typed_expr(col: Column, raw: str, src: str) -> str:
     """
     fam = _family(src)
     t = DUCK_TYPES[col.type]
+    if src.upper() == t:
+        return raw
     if col.type is ColumnType.INTEGER:
         if fam == "int":
             return f"TRY_CAST({raw} AS BIGINT)"
         if fam == "real":
             return f"CASE WHEN {raw} = trunc({raw}) THEN TRY_CAST({raw} AS BIGINT) END"
         if fam == "text":
-            return (
-                f"CASE WHEN regexp_matches({raw}, {_INTEGER_TEXT}) "
-                f"THEN TRY_CAST(TRY_CAST(trim({raw}) AS DECIMAL(38,0)) AS BIGINT) END"
-            )
+            return f"CASE WHEN {integer_text(raw)} THEN TRY_CAST({raw} AS BIGINT) END"
     elif col.type is ColumnType.FLOAT:
         if fam in ("int", "real", "text"):
             return f"TRY_CAST({raw} AS DOUBLE)"
@@ -93,16 +101,22 @@ class Rule:
     broken: str
 
 
-def column_rules(col: Column, raw: str, typed: str) -> list[Rule]:
-    """The rules one column's values must keep, over its raw and typed expressions."""
-    rules = [
-        Rule(
-            col.name,
-            Kind.WRONG_TYPE,
-            f"is not a valid {col.type.value}",
-            f"({raw} IS NOT NULL AND {typed} IS NULL)",
+def column_rules(col: Column, raw: str, typed: str, *, same_type: bool = False) -> list[Rule]:
+    """The rules one column's values must keep, over its raw and typed expressions.
+
+    ``same_type`` says the source already has the card's type, so no value
+    can fail conversion.
+    """
+    rules = []
+    if not same_type:
+        rules.append(
+            Rule(
+                col.name,
+                Kind.WRONG_TYPE,
+                f"is not a valid {col.type.value}",
+                f"({raw} IS NOT NULL AND {typed} IS NULL)",
+            )
         )
-    ]
     if not col.nullable:
         rules.append(Rule(col.name, Kind.NULL, "is empty but not nullable", f"({raw} IS NULL)"))
     if col.type is ColumnType.FLOAT:
@@ -137,37 +151,82 @@ def column_rules(col: Column, raw: str, typed: str) -> list[Rule]:
     return rules
 
 
+@dataclass(frozen=True)
+class Plan:
+    """A source's card columns, converted, with every rule over them."""
+
+    card: Card
+    source: str
+    projections: list[str]
+    rules: list[Rule]
+
+    @classmethod
+    def build(cls, card: Card, source: str, source_types: dict[str, str]) -> Plan:
+        """Plan the checks of ``source`` (a SQL FROM item) whose columns have ``source_types``."""
+        projections = [ident(c.name) for c in card.columns] + [
+            f"{typed_expr(c, ident(c.name), source_types[c.name])} AS {_typed(c.name)}"
+            for c in card.columns
+        ]
+        rules = [
+            rule
+            for c in card.columns
+            for rule in column_rules(
+                c,
+                ident(c.name),
+                _typed(c.name),
+                same_type=source_types[c.name].upper() == DUCK_TYPES[c.type],
+            )
+        ]
+        return cls(card, source, projections, rules)
+
+    @property
+    def relation(self) -> str:
+        """Raw columns and their converted ``__t_`` twins."""
+        return f"SELECT {', '.join(self.projections)} FROM {self.source}"
+
+    @property
+    def any_broken(self) -> str:
+        return " OR ".join(r.broken for r in self.rules) or "false"
+
+    def strict_select(self) -> str:
+        """The converted columns under their card names; the statement fails at a broken rule.
+
+        Used for the fast path: one streaming pass converts and checks. A
+        failure says nothing about where; :func:`find_violations` then finds
+        every broken rule.
+        """
+        exprs = []
+        for c in self.card.columns:
+            broken = [r.broken for r in self.rules if r.column == c.name]
+            value = _typed(c.name)
+            if broken:
+                value = (
+                    f"CASE WHEN {' OR '.join(broken)} THEN error('card violation') ELSE {value} END"
+                )
+            exprs.append(f"{value} AS {ident(c.name)}")
+        return f"SELECT {', '.join(exprs)} FROM ({self.relation})"
+
+
+def _typed(name: str) -> str:
+    return ident("__t_" + name)
+
+
 def find_violations(
     con: duckdb.DuckDBPyConnection,
-    source: str,
+    plan: Plan,
     *,
-    card: Card,
-    source_types: dict[str, str],
     row_expr: str,
     limit: int,
     show_values: bool,
 ) -> ViolationReport:
-    """Check every row of ``source`` (a SQL FROM item) against ``card``.
+    """Check every row of the plan's source against its card.
 
-    ``source_types`` gives the DuckDB type of each card column in the source;
     ``row_expr`` numbers rows in file order (1-based). Counts cover all rows;
     at most ``limit`` offending cells are returned as examples.
     """
-    raw = {c.name: ident(c.name) for c in card.columns}
-    typed_alias = {c.name: ident("__t_" + c.name) for c in card.columns}
-    projections = [raw[c.name] for c in card.columns] + [
-        f"{typed_expr(c, raw[c.name], source_types[c.name])} AS {typed_alias[c.name]}"
-        for c in card.columns
-    ]
-    rules = [r for c in card.columns for r in column_rules(c, raw[c.name], typed_alias[c.name])]
-    relation = f"SELECT {', '.join(projections)} FROM {source}"
-    any_broken = " OR ".join(r.broken for r in rules)
-    counts_sql = (
-        f"SELECT count(*), count_if({any_broken}), "
-        + ", ".join(f"count_if({r.broken})" for r in rules)
-        + f" FROM ({relation})"
-    )
-    row = con.execute(counts_sql).fetchone()
+    card, rules = plan.card, plan.rules
+    counts = ["count(*)", f"count_if({plan.any_broken})"] + [f"count_if({r.broken})" for r in rules]
+    row = con.execute(f"SELECT {', '.join(counts)} FROM ({plan.relation})").fetchone()
     assert row is not None
     total, bad_rows, *per_rule = (int(v or 0) for v in row)
     problems = [
@@ -176,11 +235,11 @@ def find_violations(
     examples: list[Example] = []
     if bad_rows:
         flags = ", ".join(r.broken for r in rules)
-        values = ", ".join(f"CAST({raw[c.name]} AS VARCHAR)" for c in card.columns)
+        values = ", ".join(f"CAST({ident(c.name)} AS VARCHAR)" for c in card.columns)
         rows = con.execute(
             f"SELECT __row, [{flags}], [{values}] FROM "
-            f"(SELECT {row_expr} AS __row, {', '.join(projections)} FROM {source})"
-            f" WHERE {any_broken} ORDER BY __row LIMIT {int(limit)}"
+            f"(SELECT {row_expr} AS __row, {', '.join(plan.projections)} FROM {plan.source})"
+            f" WHERE {plan.any_broken} ORDER BY __row LIMIT {int(limit)}"
         ).fetchall()
         index = {c.name: i for i, c in enumerate(card.columns)}
         for number_, broken, vals in rows:
@@ -188,35 +247,30 @@ def find_violations(
                 if hit and len(examples) < limit:
                     value = vals[index[rule.column]] if show_values else None
                     examples.append(Example(int(number_), rule.column, rule.kind, value))
-    if card.privacy_unit is not None and card.privacy_unit.column in typed_alias:
-        unit_problem, unit_examples = _unit_bound(
-            con, relation, card, typed_alias, limit - len(examples), show_values
-        )
-        if unit_problem is not None:
-            problems.append(unit_problem)
-            examples.extend(unit_examples)
+    unit = unit_bound(con, plan, limit=limit - len(examples), show_values=show_values)
+    if unit is not None:
+        problems.append(unit[0])
+        examples.extend(unit[1])
     return ViolationReport(card.name, total, bad_rows, problems, examples)
 
 
-def _unit_bound(
-    con: duckdb.DuckDBPyConnection,
-    relation: str,
-    card: Card,
-    typed_alias: dict[str, str],
-    limit: int,
-    show_values: bool,
-) -> tuple[Problem | None, list[Example]]:
-    assert card.privacy_unit is not None
+def unit_bound(
+    con: duckdb.DuckDBPyConnection, plan: Plan, *, limit: int, show_values: bool
+) -> tuple[Problem, list[Example]] | None:
+    """The privacy units with more rows than the card's ``max_rows``, if any."""
+    card = plan.card
+    if card.privacy_unit is None:
+        return None
     unit, max_rows = card.privacy_unit.column, card.privacy_unit.max_rows
-    t = typed_alias[unit]
+    t = _typed(unit)
     grouped = (
-        f"SELECT {t} AS unit, count(*) AS n FROM ({relation}) "
+        f"SELECT {t} AS unit, count(*) AS n FROM ({plan.relation}) "
         f"WHERE {t} IS NOT NULL GROUP BY {t} HAVING count(*) > {int(max_rows)}"
     )
     found = con.execute(f"SELECT count(*) FROM ({grouped})").fetchone()
     n_units = int(found[0]) if found else 0
     if not n_units:
-        return None, []
+        return None
     rule = f"has units with more than {max_rows} row(s), the card's contribution bound"
     examples = []
     if limit > 0:

@@ -23,8 +23,8 @@ import duckdb
 
 from insitu.errors import CardViolation, InvalidInput
 from insitu.tables.card import Card, ColumnType
-from insitu.tables.checks import DUCK_TYPES, find_violations, typed_expr
-from insitu.tables.duck import DEFAULT_MEMORY_LIMIT, connect, ident, literal
+from insitu.tables.checks import DUCK_TYPES, Plan, find_violations, unit_bound
+from insitu.tables.duck import DEFAULT_MEMORY_LIMIT, connect, literal
 from insitu.tables.progress import Progress, ProgressFn
 from insitu.tables.report import IngestReport, Kind, Problem, ViolationReport
 from insitu.tables.sniff import detect_format, read_csv_layout
@@ -127,7 +127,14 @@ def ingest(
 
 
 class _Job:
-    """One ingest's steps over one DuckDB connection."""
+    """One ingest's steps over one DuckDB connection.
+
+    Fast path: one streaming pass reads the source, converts and checks every
+    cell (a broken rule fails the statement) and writes the Parquet file; a
+    second pass over the new file's privacy-unit column checks ``max_rows``.
+    Only when the fast path fails does a diagnosis re-read the source to
+    count and locate every broken rule.
+    """
 
     def __init__(
         self,
@@ -152,32 +159,15 @@ class _Job:
             n: "VARCHAR" if by_name[n].type is ColumnType.INTEGER else DUCK_TYPES[by_name[n].type]
             for n in layout.names
         }
-        typed = self._read_csv(layout.delimiter, read_types)
-        exprs = []
-        for c in self.card.columns:
-            raw = ident(c.name)
-            if c.type is ColumnType.INTEGER:
-                conv = typed_expr(c, raw, "VARCHAR")
-                exprs.append(
-                    f"CASE WHEN {raw} IS NOT NULL AND ({conv}) IS NULL "
-                    f"THEN error('wrong type') ELSE {conv} END AS {raw}"
-                )
-            else:
-                exprs.append(raw)
+        plan = Plan.build(self.card, self._read_csv(layout.delimiter, read_types), read_types)
         try:
-            with self.steps.during(self.con, 0, 80):
-                self._copy(f"SELECT {', '.join(exprs)} FROM {typed}")
+            rows = self._write(plan)
         except duckdb.Error as exc:
-            text = self._read_csv(layout.delimiter, dict.fromkeys(layout.names, "VARCHAR"))
+            text_types = dict.fromkeys(layout.names, "VARCHAR")
+            text = Plan.build(self.card, self._read_csv(layout.delimiter, text_types), text_types)
             self._diagnose_csv(layout.delimiter, layout.names, text, exc)
             raise AssertionError("unreachable") from None
-        with self.steps.during(self.con, 80, 99):
-            report = self._check(
-                f"read_parquet({literal(self.tmp)}, file_row_number = true)",
-                {c.name: DUCK_TYPES[c.type] for c in self.card.columns},
-                "file_row_number + 1",
-            )
-        return report.rows_checked
+        return rows
 
     def _read_csv(self, delimiter: str, types: dict[str, str], extra: str = "") -> str:
         columns = "{" + ", ".join(f"{literal(n)}: {literal(t)}" for n, t in types.items()) + "}"
@@ -188,7 +178,7 @@ class _Job:
         )
 
     def _diagnose_csv(
-        self, delimiter: str, names: list[str], text: str, first_error: duckdb.Error
+        self, delimiter: str, names: list[str], text: Plan, first_error: duckdb.Error
     ) -> None:
         """Explain why reading the CSV failed: malformed lines, or cells that break the card."""
         lenient = self._read_csv(
@@ -214,7 +204,7 @@ class _Job:
             raise InvalidInput(
                 f"{self.source.name} is malformed CSV ({shown})", details={"lines": lines}
             )
-        self._check(text, dict.fromkeys(names, "VARCHAR"), "row_number() OVER ()")
+        self._diagnose(text, "row_number() OVER ()")
         raise InvalidInput(f"{self.source.name} is not readable CSV: {_first_line(first_error)}")
 
     # -- Parquet ---------------------------------------------------------
@@ -228,21 +218,39 @@ class _Job:
             ) from None
         types = {str(row[0]): str(row[1]) for row in schema}
         self._check_names(list(types))
-        with self.steps.during(self.con, 0, 40):
-            report = self._check(
-                f"read_parquet({literal(self.source)}, file_row_number = true)",
-                types,
-                "file_row_number + 1",
-            )
-        exprs = [
-            f"{typed_expr(c, ident(c.name), types[c.name])} AS {ident(c.name)}"
-            for c in self.card.columns
-        ]
-        with self.steps.during(self.con, 40, 99):
-            self._copy(f"SELECT {', '.join(exprs)} FROM {src}")
-        return report.rows_checked
+        try:
+            return self._write(Plan.build(self.card, src, types))
+        except duckdb.Error as exc:
+            numbered = f"read_parquet({literal(self.source)}, file_row_number = true)"
+            self._diagnose(Plan.build(self.card, numbered, types), "file_row_number + 1")
+            raise InvalidInput(
+                f"{self.source.name} is not a readable Parquet file: {_first_line(exc)}"
+            ) from None
 
     # -- shared ----------------------------------------------------------
+    def _write(self, plan: Plan) -> int:
+        """Convert, check and write in one pass; then check the privacy-unit bound."""
+        meta = literal(self.card.to_json())
+        with self.steps.during(self.con, 0, 90):
+            done = self.con.execute(
+                f"COPY ({plan.strict_select()}) TO {literal(self.tmp)} (FORMAT parquet, "
+                f"COMPRESSION zstd, KV_METADATA {{{literal(CARD_METADATA_KEY)}: {meta}}})"
+            ).fetchall()
+        rows = int(done[0][0]) if done else 0
+        if rows == 0:
+            raise InvalidInput(f"{self.source.name} has a header but no data rows")
+        stored = Plan.build(
+            self.card,
+            f"read_parquet({literal(self.tmp)})",
+            {c.name: DUCK_TYPES[c.type] for c in self.card.columns},
+        )
+        with self.steps.during(self.con, 90, 99):
+            unit = unit_bound(self.con, stored, limit=self.limit, show_values=self.show_values)
+        if unit is not None:
+            report = ViolationReport(self.card.name, rows, 0, [unit[0]], unit[1])
+            raise CardViolation(report.message(), details=report.to_details())
+        return rows
+
     def _check_names(self, names: list[str]) -> None:
         declared = self.card.column_names
         problems = [
@@ -258,28 +266,13 @@ class _Job:
             report = ViolationReport(self.card.name, 0, 0, problems)
             raise CardViolation(report.message(), details=report.to_details())
 
-    def _check(self, source: str, types: dict[str, str], row_expr: str) -> ViolationReport:
+    def _diagnose(self, plan: Plan, row_expr: str) -> None:
+        """Raise :class:`CardViolation` with every broken rule, if any."""
         report = find_violations(
-            self.con,
-            source,
-            card=self.card,
-            source_types=types,
-            row_expr=row_expr,
-            limit=self.limit,
-            show_values=self.show_values,
+            self.con, plan, row_expr=row_expr, limit=self.limit, show_values=self.show_values
         )
         if not report.ok:
             raise CardViolation(report.message(), details=report.to_details())
-        if report.rows_checked == 0:
-            raise InvalidInput(f"{self.source.name} has a header but no data rows")
-        return report
-
-    def _copy(self, select: str) -> None:
-        meta = literal(self.card.to_json())
-        self.con.execute(
-            f"COPY ({select}) TO {literal(self.tmp)} (FORMAT parquet, COMPRESSION zstd, "
-            f"KV_METADATA {{{literal(CARD_METADATA_KEY)}: {meta}}})"
-        )
 
 
 def _first_line(exc: BaseException) -> str:
