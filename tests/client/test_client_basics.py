@@ -51,9 +51,9 @@ def test_bad_token_is_unauthenticated(live: ServedNode) -> None:
 
 
 def test_unreachable_node_is_unavailable_and_names_the_url(tmp_path: Path) -> None:
-    with connect("http://127.0.0.1:9", token="ins_x", timeout=2) as node:
-        with pytest.raises(Unavailable, match=r"127\.0\.0\.1:9"):
-            _ = node.info
+    node = connect("http://127.0.0.1:9", token="ins_x", timeout=2)
+    with node, pytest.raises(Unavailable, match=r"127\.0\.0\.1:9"):
+        _ = node.info
 
 
 def test_url_must_be_http() -> None:
