@@ -93,3 +93,17 @@ def test_local_engine_refuses_bad_worker_counts_and_use_after_close() -> None:
     engine.close()
     with pytest.raises(RuntimeError):
         list(engine.map(square, [1]))
+
+
+def test_psi_kernels_give_the_same_answer_on_every_engine(engine: Engine) -> None:
+    from insitu.protocols.psi import Mode, PsiReceiver, PsiSender
+
+    x = [f"k{i}".encode() for i in range(40)]
+    y = [f"k{i}".encode() for i in range(25, 70)]
+    receiver = PsiReceiver(mode=Mode.INTERSECTION, mapper=engine.map)
+    sender = PsiSender(mode=Mode.INTERSECTION, size=len(y), mapper=engine.map)
+    receiver.receive_sender_hello(sender.receive_hello(receiver.hello()))
+    blinded = list(receiver.blind(x[i : i + 8] for i in range(0, len(x), 8)))
+    receiver.receive_sender_items(list(sender.setup(y[i : i + 8] for i in range(0, len(y), 8))))
+    out = receiver.receive_reblinded(list(sender.reblind(blinded)))
+    assert out.matched == list(range(25, 40))

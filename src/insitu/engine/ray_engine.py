@@ -6,6 +6,8 @@ RayEngine is built.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -52,7 +54,20 @@ class RayEngine(Engine):
         self._ray = ray
         self._owns = not ray.is_initialized()
         if self._owns:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+            # A local instance gets this interpreter's import path, so kernels defined
+            # anywhere the caller can import resolve in the workers; cluster nodes must
+            # have insitu installed instead.
+            runtime_env = (
+                {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}}
+                if address is None
+                else None
+            )
+            ray.init(
+                address=address,
+                include_dashboard=False,
+                log_to_driver=False,
+                runtime_env=runtime_env,
+            )
         count = workers if workers is not None else int(ray.cluster_resources().get("CPU", 1))
         if count < 1:
             raise InvalidInput("workers must be a positive integer")
