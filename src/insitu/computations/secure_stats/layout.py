@@ -8,8 +8,8 @@ sums its rows in float64 and encodes each *local sum* once, so the rounding
 error of an aggregate is at most (number of inputs) · 2^-(f+1). The layout is
 derived from the public spec alone, so every party computes the same one.
 
-Headroom: a block's fractional bits ``f`` are the most (≤ ``spec.frac_bits``)
-for which ``max_rows × (largest per-row magnitude) × 2^f < 2^62``; the count
+Headroom: each slot's fractional bits ``f`` are the most (≤ ``spec.frac_bits``)
+for which ``max_rows × (largest per-row magnitude of the slot) × 2^f < 2^62``; the count
 block lets the result party check that no more than ``max_rows`` rows were
 summed, so an honest aggregate can never wrap.
 """
@@ -47,7 +47,8 @@ class Block:
     """A run of slots in the shared vector, summed over rows and inputs.
 
     ``row_lo``/``row_hi`` bound one row's contribution to each slot (public);
-    ``row_l2`` bounds the L2 norm of one row's contribution to the whole block;
+    ``grid_l2`` bounds the L2 norm of one row's contribution to the whole block,
+    in grid units (each slot scaled by its ``2^frac_bits``);
     ``rounds`` is how many aggregation rounds recompute it (1 for all but logistic).
     """
 
@@ -56,15 +57,20 @@ class Block:
     labels: tuple[str, ...]
     row_lo: tuple[float, ...]
     row_hi: tuple[float, ...]
-    row_l2: float
+    grid_l2: float
     exact: bool
-    frac_bits: int
+    frac_bits: tuple[int, ...]
     rounds: int = 1
     params: tuple[str, ...] = ()
 
     @property
     def size(self) -> int:
         return len(self.labels)
+
+    @property
+    def min_frac_bits(self) -> int:
+        """The coarsest precision among the block's slots."""
+        return min(self.frac_bits)
 
 
 def _interval_product(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
@@ -89,7 +95,7 @@ class Layout:
         self.spec = spec
         self.card: Card = spec.card
         self.blocks: list[Block] = []
-        self._add(COUNT_KEY, "count", ("rows",), [(0.0, 1.0)], 1.0, exact=True)
+        self._add(COUNT_KEY, "count", ("rows",), [(0.0, 1.0)], exact=True)
         for stat in spec.statistics:
             self._add_stat(stat)
         self.rounds = max(b.rounds for b in self.blocks)
@@ -101,17 +107,21 @@ class Layout:
         kind: str,
         labels: tuple[str, ...],
         ranges: list[tuple[float, float]],
-        row_l2: float,
         *,
         exact: bool,
+        one_hot: bool = False,
         rounds: int = 1,
         params: tuple[str, ...] = (),
     ) -> None:
         if any(b.key == key for b in self.blocks):
             return
-        peak = max((max(abs(lo), abs(hi)) for lo, hi in ranges), default=0.0)
         limit = 0 if exact else self.spec.frac_bits
-        f = fp.frac_bits_for(peak * self.spec.max_rows, max_frac_bits=limit)
+        peaks = [max(abs(lo), abs(hi)) for lo, hi in ranges]
+        bits = tuple(fp.frac_bits_for(p * self.spec.max_rows, max_frac_bits=limit) for p in peaks)
+        if one_hot:  # a row adds to one slot only
+            grid_l2 = max(p * 2.0**f for p, f in zip(peaks, bits, strict=True))
+        else:
+            grid_l2 = math.sqrt(sum((p * 2.0**f) ** 2 for p, f in zip(peaks, bits, strict=True)))
         self.blocks.append(
             Block(
                 key=key,
@@ -119,9 +129,9 @@ class Layout:
                 labels=labels,
                 row_lo=tuple(lo for lo, _ in ranges),
                 row_hi=tuple(hi for _, hi in ranges),
-                row_l2=row_l2,
+                grid_l2=grid_l2,
                 exact=exact,
-                frac_bits=f,
+                frac_bits=bits,
                 rounds=rounds,
                 params=params,
             )
@@ -130,17 +140,7 @@ class Layout:
     def _add_stat(self, stat: object) -> None:
         card = self.card
         if isinstance(stat, Count):
-            if stat.weight is not None:
-                w = ft.weight_bound(card, stat.weight)
-                self._add(
-                    f"wcount:{stat.weight}",
-                    "wcount",
-                    ("sum_w",),
-                    [(0.0, w)],
-                    w,
-                    exact=False,
-                    params=(stat.weight,),
-                )
+            self._add_wcount(stat.weight)
         elif isinstance(stat, Sum | Mean | Variance):
             self._add_moments(stat.column, stat.weight)
         elif isinstance(stat, Histogram | Quantiles):
@@ -153,8 +153,8 @@ class Layout:
                 "hist",
                 labels,
                 [(0.0, w)] * len(labels),
-                w,
                 exact=weight is None,
+                one_hot=True,
                 params=(stat.column, str(bins or ""), weight or ""),
             )
         elif isinstance(stat, CrossTable):
@@ -166,8 +166,8 @@ class Layout:
                 "xtab",
                 labels,
                 [(0.0, w)] * len(labels),
-                w,
                 exact=stat.weight is None,
+                one_hot=True,
                 params=(stat.rows, stat.cols, stat.weight or ""),
             )
         elif isinstance(stat, Ols):
@@ -175,27 +175,24 @@ class Layout:
         elif isinstance(stat, Logistic):
             self._add_logit(stat)
 
+    def _add_wcount(self, weight: str | None) -> None:
+        if weight is not None:
+            w = ft.weight_bound(self.card, weight)
+            self._add(
+                f"wcount:{weight}", "wcount", ("sum_w",), [(0.0, w)], exact=False, params=(weight,)
+            )
+
     def _add_moments(self, column: str, weight: str | None) -> None:
         lo, hi = ft.bounds(self.card, column)
         half = (hi - lo) / 2.0
         w = ft.weight_bound(self.card, weight)
-        if weight is not None:
-            self._add(
-                f"wcount:{weight}",
-                "wcount",
-                ("sum_w",),
-                [(0.0, w)],
-                w,
-                exact=False,
-                params=(weight,),
-            )
+        self._add_wcount(weight)
         ranges = [(-w * half, w * half), (0.0, w * half * half)]
         self._add(
             f"moments:{column}:{weight}",
             "moments",
             ("sum_wd", "sum_wd2"),
             ranges,
-            w * math.hypot(half, half * half),
             exact=False,
             params=(column, weight or ""),
         )
@@ -209,13 +206,11 @@ class Layout:
             for a, b in pairs
         ]
         labels = tuple(f"{feats[a].name}*{feats[b].name}" for a, b in pairs)
-        l2 = math.sqrt(sum(max(abs(lo), abs(hi)) ** 2 for lo, hi in ranges))
         self._add(
             f"gram:{stat.name or 'ols_' + stat.y}",
             "gram",
             labels,
             ranges,
-            l2,
             exact=False,
             params=(stat.y, *stat.x, "1" if stat.intercept else "0"),
         )
@@ -235,13 +230,11 @@ class Layout:
             )
             ranges.append((min(0.0, 0.25 * plo), max(0.0, 0.25 * phi)))
             labels.append(f"hess:{feats[a].name}*{feats[b].name}")
-        l2 = math.sqrt(sum(max(abs(lo), abs(hi)) ** 2 for lo, hi in ranges))
         self._add(
             f"logit:{stat.name or 'logistic_' + stat.y}",
             "logit",
             tuple(labels),
             ranges,
-            l2,
             exact=False,
             rounds=stat.iterations,
             params=(stat.y, *stat.x, "1" if stat.intercept else "0"),
@@ -261,7 +254,7 @@ class Layout:
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Per-slot fractional bits and aggregate lower/upper bounds for ``round_``."""
         blocks = self.round_blocks(round_)
-        f = np.concatenate([np.full(b.size, b.frac_bits, dtype=np.int64) for b in blocks])
+        f = np.concatenate([np.array(b.frac_bits, dtype=np.int64) for b in blocks])
         n = float(self.spec.max_rows)
         lo = np.concatenate([np.minimum(np.array(b.row_lo), 0.0) * n for b in blocks])
         hi = np.concatenate([np.maximum(np.array(b.row_hi), 0.0) * n for b in blocks])

@@ -40,11 +40,11 @@ def rows_per_unit(layout: Layout) -> int:
 def sensitivity(layout: Layout, block: Block) -> float:
     """L2 sensitivity of a block's encoded local sum, in grid units.
 
-    One unit moves the real sum by at most ``rows × row_l2``; encoding the
+    One unit moves the encoded sum by at most ``rows × grid_l2``; encoding the
     local sum can add one grid step of rounding per slot.
     """
     rounding = 0.0 if block.exact else math.sqrt(block.size)
-    return rows_per_unit(layout) * block.row_l2 * 2.0**block.frac_bits + rounding
+    return rows_per_unit(layout) * block.grid_l2 + rounding
 
 
 def sigmas(layout: Layout, rho: float) -> dict[str, float]:
@@ -72,9 +72,9 @@ def slack(layout: Layout, round_: int, rho: float | None, parties: int) -> npt.N
 
 
 def noise_std(layout: Layout, rho: float, parties: int) -> dict[str, float]:
-    """Standard deviation of the total noise per block, in real units."""
+    """Standard deviation of the total noise per block, in real units (its coarsest slot)."""
     sig = sigmas(layout, rho)
-    return {b.key: math.sqrt(parties) * sig[b.key] * 2.0**-b.frac_bits for b in layout.blocks}
+    return {b.key: math.sqrt(parties) * sig[b.key] * 2.0**-b.min_frac_bits for b in layout.blocks}
 
 
 __all__ = ["noise_share", "noise_std", "rows_per_unit", "sensitivity", "sigmas", "slack"]

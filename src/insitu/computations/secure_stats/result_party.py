@@ -58,8 +58,8 @@ class _Job:
         precision: dict[str, dict[str, float]] = {}
         std = noise_std(layout, spec.dp.rho, len(spec.computing_parties)) if spec.dp else {}
         for b in layout.blocks:
-            error = 0.0 if b.exact else fp.max_error(b.frac_bits, len(self.roster))
-            precision[b.key] = {"frac_bits": float(b.frac_bits), "max_sum_error": error}
+            error = 0.0 if b.exact else fp.max_error(b.min_frac_bits, len(self.roster))
+            precision[b.key] = {"frac_bits": float(b.min_frac_bits), "max_sum_error": error}
             if b.key in std:
                 precision[b.key]["noise_std"] = std[b.key]
         return Receipt(
