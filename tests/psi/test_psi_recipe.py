@@ -132,3 +132,37 @@ def test_intersection_sum_grouped_by_a_receiver_column(tables: tuple[Path, Path]
     assert r.output.group_counts == [1, 1, 0, 0]
     assert s.output.group_totals == [100, 250, 0, 0]
     assert "per city" in spec.learns()["b"]
+
+
+def test_spec_round_trips_through_json() -> None:
+    import json
+
+    spec = PsiSpec(
+        Mode.SUM, "a", "b", KEY, value_column="v", group_column="g", group_values=("x", "y")
+    )
+    again = PsiSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
+    assert again == spec
+    assert spec.input_parties == ("a", "b")
+    with pytest.raises(InvalidInput):
+        PsiSpec.from_dict({"mode": "nonsense"})
+    with pytest.raises(InvalidInput):
+        PsiSpec.from_dict({**spec.to_dict(), "mode": "cardinality"})
+
+
+def test_sources_stream_in_bounded_chunks(tmp_path: Path) -> None:
+    from insitu.engine.sources import count_rows, iter_batches
+
+    csv = tmp_path / "t.csv"
+    csv.write_text("id,v\n" + "".join(f"00{i},{i}\n" for i in range(1000)))
+    batches = iter_batches(csv, ["id"], rows=64)
+    first = next(batches)
+    assert first.num_rows == 64 and first.column("id")[0].as_py() == "000"  # keys stay text
+    assert sum(b.num_rows for b in batches) + 64 == 1000 == count_rows(csv)
+    parquet = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"id": [str(i) for i in range(300)]}), parquet, row_group_size=50)
+    assert max(b.num_rows for b in iter_batches(parquet, ["id"], rows=64)) <= 64
+    assert count_rows(parquet) == 300
+    with pytest.raises(InvalidInput):
+        list(iter_batches(tmp_path / "t.json", ["id"], rows=1))
+    with pytest.raises(InvalidInput):
+        list(iter_batches(csv, ["missing"], rows=1))

@@ -97,6 +97,50 @@ class PsiSpec:
         if len(set(self.group_values)) != len(self.group_values):
             raise InvalidInput("group values must be distinct")
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, for the collaboration spec every party approves."""
+        return {
+            "computation": "psi",
+            "mode": self.mode.name.lower(),
+            "receiver": self.receiver,
+            "sender": self.sender,
+            "key": self.key.to_dict(),
+            "reveal_to_both": self.reveal_to_both,
+            "payload_columns": list(self.payload_columns),
+            "value_column": self.value_column,
+            "value_bits": self.value_bits,
+            "group_column": self.group_column,
+            "group_values": list(self.group_values),
+            "chunk_rows": self.chunk_rows,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PsiSpec:
+        """Inverse of :meth:`to_dict`; :class:`InvalidInput` on anything malformed."""
+        try:
+            return cls(
+                mode=Mode[str(data["mode"]).upper()],
+                receiver=str(data["receiver"]),
+                sender=str(data["sender"]),
+                key=KeyNormaliser.from_dict(data["key"]),
+                reveal_to_both=bool(data.get("reveal_to_both", False)),
+                payload_columns=tuple(data.get("payload_columns", ())),
+                value_column=data.get("value_column"),
+                value_bits=int(data.get("value_bits", 32)),
+                group_column=data.get("group_column"),
+                group_values=tuple(data.get("group_values", ())),
+                chunk_rows=int(data.get("chunk_rows", 1 << 14)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, InvalidInput):
+                raise
+            raise InvalidInput(f"malformed psi spec: {exc}") from None
+
+    @property
+    def input_parties(self) -> tuple[str, str]:
+        """Both parties contribute a table."""
+        return (self.receiver, self.sender)
+
     @property
     def roles(self) -> dict[str, str]:
         """Party name → role."""
