@@ -42,8 +42,8 @@ def numeric_values(col: Column, n: int, v: Variates) -> FloatArray:
     if span == 0:
         return np.full(n, lo)
     if _has(col.name, MONEY_WORDS):
-        # Log-normal with its median at a sixth of the range: most small, a long right tail.
-        median = span / 6.0 if span > 0 else 1.0
+        # Log-normal with its median at a twelfth of the range: most small, a long right tail.
+        median = span / 12.0
         x = lo + median * np.exp(0.9 * v.normal(n))
     elif _has(col.name, COUNT_WORDS):
         # Geometric-like: a few units above the lower bound, rarely more.
