@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
+from insitu.client import queries
 from insitu.client.records import Listing, html_table
 from insitu.client.transport import Transport
 from insitu.errors import InvalidInput
@@ -145,6 +146,42 @@ class Dataset:
             "GET", f"/v1/datasets/{quote(self.name, safe='')}/mock", params={"rows": n}
         )
         return pd.read_parquet(io.BytesIO(response.content))
+
+    def query(
+        self,
+        sql: str,
+        *,
+        epsilon: float | None = None,
+        rho: float | None = None,
+        delta: float | None = None,
+        presentation: dict[str, Any] | None = None,
+        timeout: float = 300.0,
+    ) -> pd.DataFrame:
+        """Answer an aggregate SQL query with differential privacy.
+
+        Give ``epsilon=`` (pure ε-DP, discrete Laplace) or ``rho=`` (ρ-zCDP,
+        discrete Gaussian); ``delta=`` only when grouping by a string column.
+        Returns the released table: each value with its noise scale and 95 %
+        confidence interval. The cost is charged to your budget on release.
+        """
+        payload = queries.query_payload(
+            self.name, sql, epsilon=epsilon, rho=rho, delta=delta, presentation=presentation
+        )
+        return queries.run(self._t, payload, timeout=timeout)
+
+    def estimate(
+        self,
+        sql: str,
+        *,
+        epsilon: float | None = None,
+        rho: float | None = None,
+        delta: float | None = None,
+    ) -> dict[str, Any]:
+        """Dry run: the query's privacy cost and expected error; spends nothing."""
+        payload = queries.query_payload(
+            self.name, sql, epsilon=epsilon, rho=rho, delta=delta, presentation=None
+        )
+        return queries.estimate(self._t, payload)
 
 
 def _domain(lower: float | None, upper: float | None, categories: list[str] | None) -> str:
