@@ -197,6 +197,8 @@ def _anchors(kept: list[_Seen], problems: list[Problem]) -> list[_Seen]:
     left out is a copy (``inserted``) when another copy of it is in the run,
     else ``reordered``.
     """
+    if all(a.seq < b.seq for a, b in pairwise(kept)):
+        return kept  # the usual case: already in order
     ranks = {seq: r for r, seq in enumerate(sorted({s.seq for s in kept}))}
     chosen = set(_heaviest_increasing([ranks[s.seq] for s in kept]))
     in_run = {kept[i].seq for i in chosen}
