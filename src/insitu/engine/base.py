@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 C = TypeVar("C")
 R = TypeVar("R")
@@ -62,6 +62,5 @@ def in_flight_limit(workers: int, prefetch: int) -> int:
     return max(1, workers * max(1, prefetch))
 
 
-KernelResult = Any
 
 __all__ = ["Engine", "SerialEngine", "in_flight_limit"]
