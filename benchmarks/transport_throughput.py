@@ -1,6 +1,7 @@
 """Signed, chunked peer transport against a raw httpx POST of the same bytes, over loopback.
 
 Run:  .venv/bin/python benchmarks/transport_throughput.py [--mib 64] [--repeats 5] [--small 400]
+      [--in-flight 2]
 
 A receiving node runs in a separate process (uvicorn serving a minimal ASGI app)
 with two endpoints: ``POST /raw`` reads the body and answers 204 (the anchor),
@@ -178,6 +179,7 @@ def main() -> None:
     parser.add_argument("--mib", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--small", type=int, default=400)
+    parser.add_argument("--in-flight", type=int, default=1, help="frames POSTed at once")
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "KEY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -207,6 +209,7 @@ def main() -> None:
             inbox=MemoryInbox(),
             client=client,
             retry=RetryPolicy(deadline=120, request_timeout=120),
+            max_in_flight=args.in_flight,
         )
 
         def raw(payload: bytes, msg_id: str) -> None:
@@ -217,7 +220,11 @@ def main() -> None:
 
         big = large(raw, signed, client, url, args.mib, args.repeats)
         sm = small(raw, signed, args.small)
-        facts = {"cpus": os.cpu_count(), "load_average_1m": os.getloadavg()[0]}
+        facts = {
+            "cpus": os.cpu_count(),
+            "load_average_1m": os.getloadavg()[0],
+            "in_flight": args.in_flight,
+        }
         print(json.dumps({"large": big, "small": sm, **facts}, indent=2))
         print(
             f"\n{args.mib} MiB: raw {big['MiB/s']['raw']['median']:.0f} MiB/s, signed+chunked "

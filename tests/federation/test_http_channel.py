@@ -27,6 +27,7 @@ def channel(
     retry: RetryPolicy | None = None,
     chunk_bytes: int = 1000,
     key: SigningKey | None = None,
+    max_in_flight: int = 2,
 ) -> HttpChannel:
     peer = net.peers[me]
     return HttpChannel(
@@ -37,6 +38,7 @@ def channel(
         inbox=peer.inbox,
         retry=retry or RetryPolicy(deadline=10.0),
         chunk_bytes=chunk_bytes,
+        max_in_flight=max_in_flight,
         clock=fake.clock if fake else time.time,
         sleep=fake.sleep if fake else time.sleep,
     )
@@ -70,10 +72,12 @@ def split(payload: bytes, msg_id: str, chunk: int = 100) -> list[Envelope]:
     )
 
 
+@pytest.mark.parametrize("in_flight", [1, 2, 5])
 def test_messages_cross_in_both_directions_in_chunks(
-    network: PeerNetwork, pair: tuple[Peer, Peer]
+    network: PeerNetwork, pair: tuple[Peer, Peer], in_flight: int
 ) -> None:
-    alice, bob = channel(network, "alice"), channel(network, "bob")
+    alice = channel(network, "alice", max_in_flight=in_flight)
+    bob = channel(network, "bob", max_in_flight=in_flight)
     big = bytes(range(256)) * 40  # 10 KiB: 11 chunks of 1000 bytes
     alice.send("bob", "m1", big)
     bob.send("alice", "m1", b"reply")
@@ -187,6 +191,18 @@ def test_a_conflicting_chunk_is_refused_and_the_sender_told(
     with pytest.raises(ProtocolAbort, match="HTTP 409"):
         sender.send("bob", "m2", b"d" * 200)  # other content under a delivered id
     assert channel(network, "bob").receive("alice", "m2", timeout=5) == b"c" * 200
+
+
+def test_a_refused_frame_fails_a_parallel_send(
+    network: PeerNetwork, pair: tuple[Peer, Peer]
+) -> None:
+    sender = channel(network, "alice", max_in_flight=3)
+    sender.send("bob", "m", b"a" * 5000)
+    with pytest.raises(ProtocolAbort, match="HTTP 409"):
+        sender.send("bob", "m", b"b" * 5000)  # five frames of other content, same id
+    assert channel(network, "bob").receive("alice", "m", timeout=5) == b"a" * 5000
+    with pytest.raises(ValueError):
+        channel(network, "alice", max_in_flight=0)
 
 
 def test_a_frame_naming_another_sender_is_refused(

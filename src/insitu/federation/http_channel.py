@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import httpx
@@ -63,6 +64,9 @@ class HttpChannel(Channel):
     client:
         An ``httpx.Client`` to reuse (connection pooling, TLS settings); one is
         created (and closed by :meth:`close`) when omitted.
+    max_in_flight:
+        How many frames of one large message are POSTed at once (the receiver
+        reassembles in any order); 1 sends them one after another.
     clock, sleep:
         Time source (Unix seconds) and sleep function, injectable for tests.
     """
@@ -79,6 +83,7 @@ class HttpChannel(Channel):
         retry: RetryPolicy | None = None,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE,
+        max_in_flight: int = 1,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -97,6 +102,9 @@ class HttpChannel(Channel):
         self._client = client or httpx.Client()
         self._retry = retry or RetryPolicy()
         self._chunker = Chunker(chunk_bytes)
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        self._in_flight = max_in_flight
         self._clock = clock
         self._sleep = sleep
 
@@ -107,8 +115,18 @@ class HttpChannel(Channel):
         frames = self._chunker.split(
             payload, collab_id=self.collab_id, sender=self.me, receiver=to, msg_id=msg_id
         )
-        for frame in frames:
-            self._post(to, frame, deadline)
+        first = next(frames)
+        if first.chunk_count == 1 or self._in_flight == 1:
+            for frame in (first, *frames):
+                self._post(to, frame, deadline)
+            return
+        with ThreadPoolExecutor(self._in_flight, thread_name_prefix="insitu-send") as pool:
+            posts = [pool.submit(self._post, to, f, deadline) for f in (first, *frames)]
+            done, _ = wait(posts, return_when=FIRST_EXCEPTION)
+            for post in posts:
+                post.cancel()
+            for post in done:
+                post.result()  # raises a failure, if any
 
     def receive(self, sender: str, msg_id: str, *, timeout: float | None = None) -> bytes:
         """Wait for message ``msg_id`` from ``sender`` in this node's inbox."""
