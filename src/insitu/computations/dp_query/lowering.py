@@ -24,7 +24,15 @@ import duckdb
 import pyarrow.parquet as pq
 
 from insitu.computations.dp_query.measures import Grid, MKind, grid_for, max_rows, measurements
-from insitu.computations.dp_query.plan import BoolOp, Compare, InSet, IsNull, Plan, Predicate
+from insitu.computations.dp_query.plan import (
+    BoolOp,
+    Compare,
+    InSet,
+    IsNull,
+    Plan,
+    Predicate,
+    predicate_columns,
+)
 from insitu.errors import InvalidInput
 from insitu.tables.card import Card
 
@@ -107,16 +115,24 @@ def _read(path: str) -> str:
     return f"read_parquet({literal(path)})"
 
 
-def bounded_relation(source: Source, card: Card) -> str:
-    """FROM clause: the file itself if prepared, else the per-unit bounded rows."""
+def bounded_relation(source: Source, card: Card, columns: list[str] | None = None) -> str:
+    """FROM clause: the file itself if prepared, else the per-unit bounded rows.
+
+    Only ``columns`` (all when None) are carried through the window, but the
+    order inside a unit always hashes every column of the card, so the kept
+    rows do not depend on the query (and match :func:`prepare_dataset`).
+    """
     if source.bounded or card.privacy_unit is None:
         return _read(source.path)
     unit = ident(card.privacy_unit.column)
     row = ", ".join(ident(c) for c in card.column_names)
+    keep = ", ".join(ident(c) for c in (card.column_names if columns is None else columns))
+    keep = keep or "1 AS one"
     k = card.privacy_unit.max_rows
     return (
-        f"(SELECT * FROM {_read(source.path)} QUALIFY row_number() OVER "  # noqa: S608
-        f"(PARTITION BY {unit} ORDER BY hash({row})) <= {k})"
+        f"(SELECT {keep} FROM (SELECT *, hash({row}) AS __insitu_h "  # noqa: S608
+        f"FROM {_read(source.path)}) "
+        f"QUALIFY row_number() OVER (PARTITION BY {unit} ORDER BY __insitu_h) <= {k})"
     )
 
 
@@ -159,7 +175,11 @@ def aggregate_sql(plan: Plan, card: Card, source: Source) -> tuple[str, list[str
             add(f"sq:{m.column}", f"sum(CAST({y} AS HUGEINT) * {y})")
         else:  # SUM and CSUM both come from Σy
             add(f"sum:{m.column}", f"sum({y})")
-    sql = f"SELECT {', '.join(selects)} FROM {bounded_relation(source, card)}"  # noqa: S608
+    used = set(plan.group_by) | {a.column for a in plan.aggregates if a.column is not None}
+    if plan.where is not None:
+        used |= predicate_columns(plan.where)
+    needed = [c for c in card.column_names if c in used]
+    sql = f"SELECT {', '.join(selects)} FROM {bounded_relation(source, card, needed)}"  # noqa: S608
     if plan.where is not None:
         sql += f" WHERE {predicate_sql(plan.where)}"
     if plan.group_by:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 from insitu.computations.dp_query.plan import AggKind, Plan
 from insitu.dp.mechanisms import NoiseSpec, gaussian_for, laplace_for
@@ -84,7 +85,7 @@ class Measurement:
     column: str | None = None
     bins: int | None = None
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Stable name, e.g. ``count``, ``csum:income``, ``hist:age:64``."""
         parts = [self.kind.value]
