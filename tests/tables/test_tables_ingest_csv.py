@@ -256,3 +256,31 @@ def test_bad_arguments(tmp_path: Path) -> None:
         ingest(tmp_path / "nope.csv", CARD, tmp_path / "o.parquet")
     with pytest.raises(InvalidInput):
         ingest(src, CARD, tmp_path / "o.parquet", max_violations_reported=0)
+
+
+@pytest.mark.parametrize(
+    ("raw", "ids", "names"),
+    [
+        (b"\xef\xbb\xbfid,name\r\n1,a\r\n2,b\r\n", [1, 2], ["a", "b"]),
+        (b"id,name\n1,a\n2,b\n\n\n", [1, 2], ["a", "b"]),
+        (b"id,name\n1,a\n2,b", [1, 2], ["a", "b"]),
+        (b'"id","name"\n1,"a\nb"\n2,b\n', [1, 2], ["a\nb", "b"]),
+        (b"id|name\n1|a\n", [1], ["a"]),
+        (b'id,name\n1,""\n2,\n', [1, 2], ["", None]),
+    ],
+    ids=["bom-crlf", "trailing-blank-lines", "no-final-newline", "quoted-newline", "pipe", "empty"],
+)
+def test_csv_dialect_details(tmp_path: Path, raw: bytes, ids: list[int], names: list[str]) -> None:
+    card = Card.from_mapping(
+        {
+            "name": "t",
+            "columns": [
+                {"name": "id", "type": "integer"},
+                {"name": "name", "type": "string", "nullable": True},
+            ],
+        }
+    )
+    ingest(write(tmp_path, raw), card, tmp_path / "out.parquet")
+    got = read_table(tmp_path / "out.parquet")
+    assert got["id"].tolist() == ids
+    assert [None if pd.isna(v) else v for v in got["name"]] == names
