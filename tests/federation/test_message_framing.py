@@ -198,3 +198,12 @@ def test_held_chunks_do_not_change_when_a_mutable_buffer_is_reused() -> None:
     assert reassembler.accept(Envelope.from_bytes(buffer)) is None
     buffer[-10:] = b"z" * 10  # a server reusing its receive buffer
     assert reassembler.accept(Envelope.from_bytes(second.to_bytes())) == b"a" * 10 + b"b" * 10
+
+
+def test_discard_drops_the_partial_messages_of_one_collaboration() -> None:
+    reassembler = Reassembler()
+    reassembler.accept(frames(b"x" * 30)[0])
+    reassembler.accept(frames(b"x" * 30, collab_id="c2")[0])
+    assert reassembler.discard("c1") == 1
+    assert reassembler.pending_bytes == 10
+    assert reassembler.discard("c1") == 0

@@ -220,6 +220,14 @@ class Reassembler:
                 self._drop(key)
                 raise
 
+    def discard(self, collab_id: str) -> int:
+        """Drop every partial message of a collaboration that ended; return how many."""
+        with self._lock:
+            gone = [key for key in self._partial if key[0] == collab_id]
+            for key in gone:
+                self._drop(key)
+            return len(gone)
+
     def _accept(self, key: MessageKey, frame: Envelope) -> bytes | None:
         _check_frame(frame, self.max_message_bytes)
         partial = self._partial.get(key)
