@@ -201,3 +201,14 @@ def test_limits_refuse_nonsense() -> None:
     with pytest.raises(InvalidInput):
         Limits(memory_bytes=MIB)
     assert os.cpu_count()  # the suite needs no more than what the host has
+
+
+def test_damaged_table_fails_before_the_code_runs(data: Path) -> None:
+    damaged = data / "damaged.parquet"
+    damaged.write_bytes(b"PAR1 not really parquet PAR1")
+    outcome = run_function(
+        "def f(people):\n    print('ran')\n    return 1\n",
+        tables={"people": damaged}, limits=LIMITS, workdir=data / "work",
+    )  # fmt: skip
+    assert failed(outcome).startswith("dataset 'people' could not be loaded")
+    assert outcome.stdout == ""

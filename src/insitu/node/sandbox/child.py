@@ -46,6 +46,10 @@ class OutputLimitExceeded(Exception):
     """The code printed more than the output limit."""
 
 
+class TableLoadFailed(Exception):
+    """An approved table could not be read (damaged file, unsupported type)."""
+
+
 class _Capture(io.TextIOBase):
     """A text stream that keeps the first ``keep`` bytes and fails past ``limit``."""
 
@@ -97,7 +101,16 @@ def load_tables(tables: dict[str, str]) -> dict[str, Any]:
     """Read each approved Parquet file into a DataFrame, by dataset name."""
     import pyarrow.parquet as pq
 
-    return {name: pq.read_table(path).to_pandas() for name, path in tables.items()}
+    frames = {}
+    for name, path in tables.items():
+        try:
+            frames[name] = pq.read_table(path).to_pandas()
+        except MemoryError:
+            raise MemoryError(f"loading dataset {name!r} does not fit in memory_bytes") from None
+        except Exception as exc:
+            message = f"dataset {name!r} could not be loaded ({type(exc).__name__})"
+            raise TableLoadFailed(message) from None
+    return frames
 
 
 def lock_down(spec: dict[str, Any], layers: list[str]) -> None:
@@ -134,7 +147,7 @@ def describe(exc: BaseException) -> str:
         message = "<message could not be printed>"
     if isinstance(exc, MemoryError):
         return f"memory limit exceeded ({type(exc).__name__}: {message})"
-    if isinstance(exc, OutputLimitExceeded | InsituError):
+    if isinstance(exc, OutputLimitExceeded | TableLoadFailed | InsituError):
         return message  # raised by the sandbox itself: the message says it all
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
