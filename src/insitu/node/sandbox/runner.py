@@ -43,6 +43,7 @@ from insitu.node.sandbox.source import check_source
 Mode = Literal["auto", "require", "off"]
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+_LAYER_NAMES = {layer.value for layer in Layer}
 _CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS}
 
 
@@ -156,7 +157,9 @@ def _run(
     wall = time.monotonic() - start
     meta = _read_meta(run_dir / "meta.json")
     layers = [Layer.NETWORK_NAMESPACE] if prefix else []
-    layers += [Layer(v) for v in meta.get("layers", []) if v in Layer.__members__.values()]
+    claimed = meta.get("layers")
+    if isinstance(claimed, list):
+        layers += [Layer(v) for v in claimed if isinstance(v, str) and v in _LAYER_NAMES]
     stdout = _join(meta.get("stdout"), _head(run_dir / "fd1", limits.log_bytes), limits.log_bytes)
     stderr = _join(meta.get("stderr"), _head(run_dir / "fd2", limits.log_bytes), limits.log_bytes)
     error = _limit_error(status, cpu, timed_out, limits)
