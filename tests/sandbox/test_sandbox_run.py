@@ -137,9 +137,20 @@ def test_memory_limit_stops_the_code(data: Path) -> None:
     assert "memory limit" in error
 
 
-def test_cpu_limit_stops_a_busy_loop(data: Path) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("while True:\n    pass", id="busy"),
+        pytest.param(
+            "import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\nwhile True:\n    pass",
+            id="ignoring-sigxcpu",
+            marks=pytest.mark.slow,  # runs on to the hard limit, a second later
+        ),
+    ],
+)
+def test_cpu_limit_stops_a_busy_loop(data: Path, body: str) -> None:
     limits = Limits(cpu_seconds=2, memory_bytes=768 * MIB, wall_seconds=120, output_bytes=MIB)
-    outcome = run(data, "while True:\n    pass", limits)
+    outcome = run(data, body, limits)
     assert "CPU time limit of 2 s" in failed(outcome)
     assert Layer.RLIMITS in outcome.layers  # reported by the child before the code ran
 
