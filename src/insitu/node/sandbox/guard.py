@@ -82,24 +82,16 @@ READ_EVENTS = frozenset(
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 
 
-def make_hook(*, read_roots: Iterable[str], write_roots: Iterable[str]) -> AuditHook:
-    """Build the hook; roots are resolved now, and writable roots are also readable.
+def path_resolver() -> Callable[[str], str]:
+    """A ``realpath`` that binds the ``os`` functions it uses now.
 
-    Everything the hook calls is bound here as a local (builtins and ``os``
-    functions included) and paths are resolved by its own symlink walk, so
-    code that later replaces ``builtins.any`` or ``os.lstat`` does not change
-    its answers.
+    Follows symbolic links component by component like ``os.path.realpath``
+    (non-strict: missing components are taken literally); more than 40 links
+    raise ``PermissionError``. Code that later replaces ``os.lstat`` or
+    ``os.path`` does not change its answers.
     """
     lstat, readlink, getcwd, is_link = os.lstat, os.readlink, os.getcwd, stat.S_ISLNK
-    encoding = sys.getfilesystemencoding()
     denied, os_error = PermissionError, OSError
-    type_of, is_instance, str_, bytes_, int_ = type, isinstance, str, bytes, int
-    text_types = (str, bytes, os.PathLike)
-    path_types = (pathlib.PurePosixPath, pathlib.PosixPath)
-    write = tuple(os.path.realpath(r) for r in write_roots)
-    read = tuple(os.path.realpath(r) for r in read_roots) + write
-    refused, write_events, read_events = REFUSED_PREFIXES, WRITE_EVENTS, READ_EVENTS
-    write_flags = _WRITE_FLAGS
 
     def resolve(path: str) -> str:
         if not path.startswith("/"):
@@ -130,6 +122,29 @@ def make_hook(*, read_roots: Iterable[str], write_roots: Iterable[str]) -> Audit
                 done = []
             todo = [p for p in target.split("/") if p and p != "."] + todo
         return "/" + "/".join(done)
+
+    return resolve
+
+
+def make_hook(*, read_roots: Iterable[str], write_roots: Iterable[str]) -> AuditHook:
+    """Build the hook; roots are resolved now, and writable roots are also readable.
+
+    Everything the hook calls is bound here as a local (builtins and ``os``
+    functions included) and paths are resolved by its own symlink walk, so
+    code that later replaces ``builtins.any`` or ``os.lstat`` does not change
+    its answers.
+    """
+    encoding = sys.getfilesystemencoding()
+    denied = PermissionError
+    type_of, is_instance, str_, bytes_, int_ = type, isinstance, str, bytes, int
+    text_types = (str, bytes, os.PathLike)
+    path_types = (pathlib.PurePosixPath, pathlib.PosixPath)
+    write = tuple(os.path.realpath(r) for r in write_roots)
+    read = tuple(os.path.realpath(r) for r in read_roots) + write
+    refused, write_events, read_events = REFUSED_PREFIXES, WRITE_EVENTS, READ_EVENTS
+    write_flags = _WRITE_FLAGS
+
+    resolve = path_resolver()
 
     def inside(path: Any, roots: tuple[str, ...]) -> bool:
         if type_of(path) is int_ or path is None:
