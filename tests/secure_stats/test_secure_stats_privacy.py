@@ -76,11 +76,16 @@ def test_sigma_calibration_spends_exactly_rho() -> None:
     )
     layout = Layout(job)
     sig = dpnoise.sigmas(layout, 0.5)
-    spent = sum(
-        b.rounds * dpnoise.sensitivity(layout, b) ** 2 / (2 * sig[b.key] ** 2)
-        for b in layout.blocks
-    )
-    assert spent == pytest.approx(0.5, rel=1e-12)
+    assert dpnoise.rho_spent(layout, sig) == pytest.approx(0.5, rel=1e-12)
+    # by hand for the moments block: Σ_s Δ_s² / (2σ_s²) over its two slots
+    b = layout.block("moments:wage:None")
+    half = (20000 - 50) / 2
+    deltas = [half * 2.0 ** b.frac_bits[0] + 1, half**2 * 2.0 ** b.frac_bits[1] + 1]
+    by_hand = sum(d**2 / (2 * s**2) for d, s in zip(deltas, sig[b.key], strict=True))
+    assert by_hand == pytest.approx(0.5 / len(layout.blocks), rel=1e-12)
+    # the finer slot (Σ(x − c)) gets less noise in real units than the coarse one
+    std = dpnoise.noise_std(layout, 0.5, 3)[b.key]
+    assert std["noise_std:sum_wd"] < std["noise_std:sum_wd2"]
     hist = layout.block("hist:region:None:None")
     assert dpnoise.sensitivity(layout, hist) == 1.0  # one row moves one cell by one
 

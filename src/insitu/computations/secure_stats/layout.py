@@ -16,7 +16,6 @@ summed, so an honest aggregate can never wrap.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,8 +46,7 @@ class Block:
     """A run of slots in the shared vector, summed over rows and inputs.
 
     ``row_lo``/``row_hi`` bound one row's contribution to each slot (public);
-    ``grid_l2`` bounds the L2 norm of one row's contribution to the whole block,
-    in grid units (each slot scaled by its ``2^frac_bits``);
+    ``one_hot`` says a row adds to one slot only (histogram cells);
     ``rounds`` is how many aggregation rounds recompute it (1 for all but logistic).
     """
 
@@ -57,7 +55,7 @@ class Block:
     labels: tuple[str, ...]
     row_lo: tuple[float, ...]
     row_hi: tuple[float, ...]
-    grid_l2: float
+    one_hot: bool
     exact: bool
     frac_bits: tuple[int, ...]
     rounds: int = 1
@@ -66,6 +64,12 @@ class Block:
     @property
     def size(self) -> int:
         return len(self.labels)
+
+    @property
+    def grid_peaks(self) -> npt.NDArray[np.float64]:
+        """Largest per-row magnitude of each slot, in grid units (× 2^frac_bits)."""
+        peaks = np.maximum(np.abs(np.array(self.row_lo)), np.abs(np.array(self.row_hi)))
+        return np.asarray(np.ldexp(peaks, np.array(self.frac_bits, dtype=np.int64)), np.float64)
 
     @property
     def min_frac_bits(self) -> int:
@@ -95,7 +99,7 @@ class Layout:
         self.spec = spec
         self.card: Card = spec.card
         self.blocks: list[Block] = []
-        self._add(COUNT_KEY, "count", ("rows",), [(0.0, 1.0)], exact=True)
+        self._add(COUNT_KEY, "count", ("rows",), [(0.0, 1.0)], exact=True, one_hot=True)
         for stat in spec.statistics:
             self._add_stat(stat)
         self.rounds = max(b.rounds for b in self.blocks)
@@ -118,10 +122,6 @@ class Layout:
         limit = 0 if exact else self.spec.frac_bits
         peaks = [max(abs(lo), abs(hi)) for lo, hi in ranges]
         bits = tuple(fp.frac_bits_for(p * self.spec.max_rows, max_frac_bits=limit) for p in peaks)
-        if one_hot:  # a row adds to one slot only
-            grid_l2 = max(p * 2.0**f for p, f in zip(peaks, bits, strict=True))
-        else:
-            grid_l2 = math.sqrt(sum((p * 2.0**f) ** 2 for p, f in zip(peaks, bits, strict=True)))
         self.blocks.append(
             Block(
                 key=key,
@@ -129,7 +129,7 @@ class Layout:
                 labels=labels,
                 row_lo=tuple(lo for lo, _ in ranges),
                 row_hi=tuple(hi for _, hi in ranges),
-                grid_l2=grid_l2,
+                one_hot=one_hot,
                 exact=exact,
                 frac_bits=bits,
                 rounds=rounds,
@@ -179,7 +179,13 @@ class Layout:
         if weight is not None:
             w = ft.weight_bound(self.card, weight)
             self._add(
-                f"wcount:{weight}", "wcount", ("sum_w",), [(0.0, w)], exact=False, params=(weight,)
+                f"wcount:{weight}",
+                "wcount",
+                ("sum_w",),
+                [(0.0, w)],
+                exact=False,
+                one_hot=True,
+                params=(weight,),
             )
 
     def _add_moments(self, column: str, weight: str | None) -> None:

@@ -60,8 +60,7 @@ class _Job:
         for b in layout.blocks:
             error = 0.0 if b.exact else fp.max_error(b.min_frac_bits, len(self.roster))
             precision[b.key] = {"frac_bits": float(b.min_frac_bits), "max_sum_error": error}
-            if b.key in std:
-                precision[b.key]["noise_std"] = std[b.key]
+            precision[b.key].update(std.get(b.key, {}))
         return Receipt(
             job_id=spec.job_id,
             spec_hash=spec.digest(),
