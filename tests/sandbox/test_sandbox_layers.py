@@ -73,7 +73,7 @@ def test_audit_hook_follows_symlinks_out_of_the_work_area(tmp_path: Path) -> Non
 
 
 @pytest.mark.skipif(network_namespace_prefix() is None, reason="no network namespaces here")
-def test_network_namespace_stops_native_connections() -> None:
+def test_network_namespace_alone_stops_connections() -> None:
     prefix = network_namespace_prefix()
     assert prefix is not None
     with socket.create_server(("127.0.0.1", 0)) as server:
