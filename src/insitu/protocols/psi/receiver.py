@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from insitu.crypto import elgamal
 from insitu.crypto import ristretto as group
 from insitu.crypto.rng import Rng, system_rng
-from insitu.errors import ProtocolAbort
+from insitu.errors import InvalidInput, ProtocolAbort
 from insitu.protocols.psi import kernels
 from insitu.protocols.psi import messages as m
 from insitu.protocols.psi.modes import Mode, ReceiverOutput
@@ -83,11 +83,11 @@ class PsiReceiver:
         if not isinstance(mode, Mode):
             raise TypeError("mode must be a Mode")
         if reveal_to_both and mode is not Mode.INTERSECTION:
-            raise ValueError("reveal_to_both applies to INTERSECTION mode only")
+            raise InvalidInput("reveal_to_both applies to INTERSECTION mode only")
         if groups and mode is not Mode.SUM:
-            raise ValueError("groups apply to SUM mode only")
+            raise InvalidInput("groups apply to SUM mode only")
         if not 0 <= groups <= MAX_GROUPS:
-            raise ValueError(f"groups must be between 0 and {MAX_GROUPS}")
+            raise InvalidInput(f"groups must be between 0 and {MAX_GROUPS}")
         self.mode = mode
         self.reveal_to_both = reveal_to_both
         self.groups = groups
@@ -132,7 +132,7 @@ class PsiReceiver:
         """
         self._enter("ready", "blinding")
         if (groups is not None) != bool(self.groups):
-            raise ValueError("pass group indices exactly when the receiver has groups")
+            raise InvalidInput("pass group indices exactly when the receiver has groups")
         record = kernels.GROUPED_RECORD if self.groups else m.ELEMENT_BYTES
         blocks: Iterable[bytes]
         if self._group_keys is not None and groups is not None:
@@ -155,9 +155,9 @@ class PsiReceiver:
         for items, block in zip(chunks, groups, strict=True):
             indices = list(block)
             if len(indices) != len(items):
-                raise ValueError("group chunk does not match its item chunk")
+                raise InvalidInput("group chunk does not match its item chunk")
             if any(isinstance(g, bool) or not 0 <= g < self.groups for g in indices):
-                raise ValueError(f"group indices must lie in [0, {self.groups})")
+                raise InvalidInput(f"group indices must lie in [0, {self.groups})")
             yield items, indices, self._rng(elgamal.RANDOMNESS_BYTES * len(items))
 
     def receive_sender_items(self, messages: Iterable[bytes]) -> None:
