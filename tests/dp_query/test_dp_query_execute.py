@@ -207,3 +207,21 @@ def test_suppression_needs_a_count(data: Path) -> None:
     plan = compile_sql("SELECT SUM(age) FROM persons", CARD)
     with pytest.raises(QueryError, match="COUNT"):
         execute(plan, data, CARD, rho=1.0, presentation=Presentation(suppress_below=5))
+
+
+def test_pure_dp_partition_selection(data: Path) -> None:
+    plan = compile_sql("SELECT city, COUNT(*) FROM persons GROUP BY city", CARD)
+    release = execute(plan, data, CARD, epsilon=1e9, delta=1e-6)
+    assert sorted(release.table.city) == ["lima", "oslo", "rome"]
+    assert release.cost.pure and release.cost.delta == 1e-6
+
+
+def test_grid_keeps_values_in_integer_range() -> None:
+    from insitu.computations.dp_query.measures import grid_for
+    from insitu.tables.card import Column
+
+    for lower, upper in [(0, 1), (5, 5), (1e15, 1e15 + 1), (-1e18, 1e18)]:
+        g = grid_for(Column(name="x", type="float", lower=lower, upper=upper))
+        assert g.lo * g.step <= lower and g.hi * g.step >= upper
+        assert max(abs(g.lo), abs(g.hi)) <= 2**40
+    assert grid_for(Column(name="x", type="integer", lower=0, upper=99)).step == 1.0

@@ -71,6 +71,8 @@ class NoiseSpec:
         if self.kind is NoiseKind.GAUSSIAN:
             return NormalDist().inv_cdf(0.5 + level / 2.0) * self.scale
         q = math.exp(-1.0 / self.scale)
+        if q == 0.0:  # scale so small that every draw is 0
+            return 0.0
         # P(|X| >= m) = 2 q^m / (1 + q) for integers m >= 1.
         m = math.ceil(math.log((1.0 - level) * (1.0 + q) / 2.0) / math.log(q))
         return float(max(m - 1, 0))

@@ -38,6 +38,8 @@ from insitu.tables.card import Card, Column, ColumnType
 
 GRID_BITS = 20
 """A float column's [L, U] spans about 2^20 grid steps (rounding error ≤ range / 2^21)."""
+MAX_GRID_BITS = 40
+"""Largest |y| on any grid is 2^40 (columns far from zero get a coarser step)."""
 
 
 @dataclass(frozen=True)
@@ -59,11 +61,15 @@ def grid_for(col: Column) -> Grid:
             f"column {col.name!r} has no declared bounds", details={"column": col.name}
         )
     lower, upper = float(col.lower), float(col.upper)
-    span = max(upper - lower, 1e-300)
+    span = upper - lower if upper > lower else max(abs(upper), 1.0)
     if col.type is ColumnType.INTEGER and span <= 2**GRID_BITS:
         step = 1.0
     else:
         step = 2.0 ** math.ceil(math.log2(span / 2**GRID_BITS))
+    # Keep |y| ≤ 2^40 so that grid values, their squares and sums fit DuckDB's integers.
+    reach = max(abs(lower), abs(upper))
+    if reach / step > 2**MAX_GRID_BITS:
+        step = 2.0 ** math.ceil(math.log2(reach / 2**MAX_GRID_BITS))
     return Grid(col.name, lower, upper, step, math.floor(lower / step), math.ceil(upper / step))
 
 

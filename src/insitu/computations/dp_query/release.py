@@ -14,9 +14,7 @@ with fresh noise without charging again.
 
 from __future__ import annotations
 
-import itertools
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,45 +22,26 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from insitu.computations.dp_query.cost import check_card, check_privacy, plan_cost
-from insitu.computations.dp_query.derive import Cell, derive, histogram
-from insitu.computations.dp_query.lowering import aggregate_sql, inspect_source
-from insitu.computations.dp_query.measures import (
-    Grid,
-    MKind,
-    Share,
-    allocate,
-    grid_for,
-    max_rows,
-    measurements,
+from insitu.computations.dp_query.assemble import (
+    Key,
+    Presentation,
+    build_table,
+    margins,
+    noisy,
+    true_values,
+    universe,
 )
+from insitu.computations.dp_query.cost import check_card, check_privacy, plan_cost
+from insitu.computations.dp_query.derive import Cell
+from insitu.computations.dp_query.lowering import aggregate_sql, inspect_source
+from insitu.computations.dp_query.measures import Share, allocate, grid_for, max_rows
 from insitu.computations.dp_query.plan import AggKind, Plan
 from insitu.dp.accounting import PrivacyCost
-from insitu.dp.mechanisms import add_noise, selection_threshold
-from insitu.dp.postprocess import suppressed
+from insitu.dp.mechanisms import selection_threshold
 from insitu.errors import ExecutionFailed, QueryError
-from insitu.tables.card import Card, ColumnType
+from insitu.tables.card import Card
 
-Key = tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class Presentation:
-    """Post-processing choices (they cost no privacy).
-
-    nonnegative: negative noisy counts become 0 (before margins, so margins add up).
-    digits: round sums, means and the like to this many decimals (None: keep).
-    suppress_below: blank every value of a row whose noisy COUNT(*) is below this.
-    margins: add rows totalling over each subset of the group keys (labelled ``total_label``).
-    level: confidence level of the intervals.
-    """
-
-    nonnegative: bool = True
-    digits: int | None = None
-    suppress_below: float | None = None
-    margins: bool = False
-    total_label: str = "Total"
-    level: float = 0.95
+__all__ = ["Aggregates", "Presentation", "Release", "execute", "fetch_aggregates", "finish"]
 
 
 @dataclass(frozen=True)
@@ -100,92 +79,66 @@ def _cursor() -> duckdb.DuckDBPyConnection:
         return _ENGINE.cursor()
 
 
-def _domain(card: Card, key: str) -> list[Any] | None:
-    col = card.column(key)
-    if col.type is ColumnType.CATEGORY:
-        return list(col.categories or [])
-    if col.type is ColumnType.BOOLEAN:
-        return [False, True]
-    return None  # string: partition selection
+@dataclass(frozen=True)
+class Aggregates:
+    """What the DuckDB statement returned: per-group integers, not yet private.
+
+    Never show these to anyone; :func:`finish` turns them into a release.
+    """
+
+    rows: list[tuple[Any, ...]]
+    names: list[str]
 
 
-def _true_values(
-    plan: Plan, card: Card, rows: list[tuple[Any, ...]], names: list[str], grids: dict[str, Grid]
-) -> dict[Key, dict[str, Any]]:
-    nk = len(plan.group_by)
-    out: dict[Key, dict[str, Any]] = {}
-    mkeys = [m.key for m in measurements(plan, card)]
-    for row in rows:
-        raw = dict(zip(names, row[nk:], strict=True))
-        vals: dict[str, Any] = {}
-        for s in mkeys:
-            kind, _, rest = s.partition(":")
-            col = rest.split(":")[0]
-            n = int(raw.get(f"count:{col}", raw.get("count", 0)) or 0)
-            if kind == MKind.COUNT:
-                vals[s] = int(raw[s] or 0)
-            elif kind == MKind.SUM:
-                vals[s] = int(raw[f"sum:{col}"] or 0)
-            elif kind == MKind.CSUM:
-                g = grids[col]
-                vals[s] = 2 * int(raw[f"sum:{col}"] or 0) - (g.lo + g.hi) * n
-            elif kind == MKind.CSQ:
-                g, m = grids[col], grids[col].lo + grids[col].hi
-                sy, sq = int(raw[f"sum:{col}"] or 0), int(raw[f"sq:{col}"] or 0)
-                vals[s] = 4 * sq - 4 * m * sy + m * m * n
-            else:
-                bins = int(rest.split(":")[1])
-                hist = raw[s] or {}
-                vals[s] = [int(hist.get(b, 0)) for b in range(bins)]
-        out[tuple(row[:nk])] = vals
-    return out
+def fetch_aggregates(plan: Plan, parquet_path: str | Path, card: Card) -> Aggregates:
+    """Run the plan's one DuckDB statement over the dataset (bounding, clamping, grid sums)."""
+    source = inspect_source(parquet_path, card)
+    sql, names = aggregate_sql(plan, card, source)
+    try:
+        with _cursor() as cur:
+            rows = cur.execute(sql).fetchall()
+    except duckdb.Error as exc:
+        raise ExecutionFailed(f"the query could not run over the dataset: {exc}") from None
+    return Aggregates(rows, names)
 
 
-def _universe(plan: Plan, card: Card, observed: Sequence[Key]) -> list[Key]:
-    domains = [_domain(card, k) for k in plan.group_by]
-    if all(d is not None for d in domains):
-        return [tuple(k) for k in itertools.product(*[d or [] for d in domains])]
-    keep = []
-    for key in observed:
-        if all(v is not None and (d is None or v in d) for v, d in zip(key, domains, strict=True)):
-            keep.append(key)
-    return sorted(keep, key=lambda k: tuple(str(v) for v in k))
-
-
-def _noisy(
-    shares: tuple[Share, ...], keys: list[Key], true: dict[Key, dict[str, Any]]
-) -> dict[Key, dict[str, Any]]:
-    out: dict[Key, dict[str, Any]] = {k: {} for k in keys}
-    for s in shares:
-        mk, width = s.measurement.key, s.measurement.width
-        flat: list[int] = []
-        for k in keys:
-            v = true.get(k, {}).get(mk, [0] * width if width > 1 else 0)
-            flat.extend(v if isinstance(v, list) else [v])
-        noisy = add_noise(flat, s.noise)
-        for i, k in enumerate(keys):
-            part = noisy[i * width : (i + 1) * width]
-            out[k][mk] = part if s.measurement.kind is MKind.HIST else part[0]
-    return out
-
-
-def _margins(cells: dict[Key, dict[str, Any]], nkeys: int, label: str) -> list[tuple[Key, Cell]]:
-    rows: list[tuple[Key, Cell]] = []
-    for r in range(1, nkeys + 1):
-        for axes in itertools.combinations(range(nkeys), r):
-            acc: dict[Key, tuple[dict[str, Any], int]] = {}
-            for key, vals in cells.items():
-                mkey = tuple(label if i in axes else v for i, v in enumerate(key))
-                cur, n = acc.get(mkey, ({}, 0))
-                for name, v in vals.items():
-                    if isinstance(v, list):
-                        old = cur.get(name, [0] * len(v))
-                        cur[name] = [a + b for a, b in zip(old, v, strict=True)]
-                    else:
-                        cur[name] = cur.get(name, 0) + v
-                acc[mkey] = (cur, n + 1)
-            rows.extend((k, Cell(v, n)) for k, (v, n) in acc.items())
-    return rows
+def finish(
+    plan: Plan,
+    card: Card,
+    aggregates: Aggregates,
+    *,
+    cost: PrivacyCost,
+    shares: tuple[Share, ...],
+    delta: float | None,
+    presentation: Presentation,
+) -> Release:
+    """Add the noise to the measurements, select partitions, post-process, build the table."""
+    pres = presentation
+    grids = {c.name: grid_for(c) for c in card.columns if c.type.numeric and c.bounded}
+    true = true_values(plan, card, aggregates.rows, aggregates.names, grids)
+    keys = universe(plan, card, list(true))
+    try:
+        cells = noisy(shares, keys, true)
+    except Exception as exc:  # OpenDP refuses e.g. scales whose draws would overflow i64
+        raise ExecutionFailed(
+            f"noise sampling failed ({type(exc).__name__}); nothing was released"
+        ) from None
+    threshold = None
+    if plan.partition_selection:
+        assert delta is not None
+        count = next(s for s in shares if s.measurement.key == "count")
+        threshold = selection_threshold(count.noise, max_contributions=max_rows(card), delta=delta)
+        cells = {k: v for k, v in cells.items() if v["count"] >= threshold}
+    if pres.nonnegative:
+        for vals in cells.values():
+            for name in vals:
+                if name.startswith("count"):
+                    vals[name] = max(vals[name], 0)
+    rows_out: list[tuple[Key, Cell]] = [(k, Cell(v)) for k, v in cells.items()]
+    if pres.margins and plan.group_by:
+        rows_out += margins(cells, len(plan.group_by), pres.total_label)
+    table = build_table(plan, card, rows_out, shares, grids, pres)
+    return Release(table, cost, plan.hash, shares, threshold, plan.notes)
 
 
 def execute(
@@ -230,88 +183,5 @@ def execute(
         raise QueryError("suppression of small counts needs COUNT(*) in the query")
     cost = plan_cost(plan, epsilon=epsilon, rho=rho, delta=delta)
     shares = allocate(plan, card, epsilon=epsilon, rho=rho, weights=weights)
-    source = inspect_source(parquet_path, card)
-    sql, names = aggregate_sql(plan, card, source)
-    try:
-        with _cursor() as cur:
-            rows = cur.execute(sql).fetchall()
-    except duckdb.Error as exc:
-        raise ExecutionFailed(f"the query could not run over the dataset: {exc}") from None
-    grids = {c.name: grid_for(c) for c in card.columns if c.type.numeric and c.bounded}
-    true = _true_values(plan, card, rows, names, grids)
-    keys = _universe(plan, card, list(true))
-    cells = _noisy(shares, keys, true)
-    threshold = None
-    if plan.partition_selection:
-        assert delta is not None
-        count = next(s for s in shares if s.measurement.key == "count")
-        threshold = selection_threshold(count.noise, max_contributions=max_rows(card), delta=delta)
-        cells = {k: v for k, v in cells.items() if v["count"] >= threshold}
-    if pres.nonnegative:
-        for vals in cells.values():
-            for name in vals:
-                if name.startswith("count"):
-                    vals[name] = max(vals[name], 0)
-    rows_out: list[tuple[Key, Cell]] = [(k, Cell(v)) for k, v in cells.items()]
-    if pres.margins and plan.group_by:
-        rows_out += _margins(cells, len(plan.group_by), pres.total_label)
-    table = _table(plan, card, rows_out, shares, grids, pres)
-    return Release(table, cost, plan.hash, shares, threshold, plan.notes)
-
-
-def _table(
-    plan: Plan,
-    card: Card,
-    rows: list[tuple[Key, Cell]],
-    shares: tuple[Share, ...],
-    grids: dict[str, Grid],
-    pres: Presentation,
-) -> pd.DataFrame:
-    by_key = {s.measurement.key: s for s in shares}
-    records: list[dict[str, Any]] = []
-    for key, cell in rows:
-        base = dict(zip(plan.group_by, key, strict=True))
-        agg = plan.aggregates[0]
-        if agg.kind is AggKind.HISTOGRAM:
-            assert agg.column is not None and agg.bins is not None
-            mk = f"hist:{agg.column}:{agg.bins}"
-            counts = cell.values[mk]
-            assert isinstance(counts, list)
-            if pres.nonnegative:
-                counts = [max(c, 0) for c in counts]
-            g, width = grids[agg.column], (grids[agg.column].upper - grids[agg.column].lower)
-            for b, est in enumerate(histogram(counts, by_key[mk], cell, level=pres.level)):
-                lo = g.lower + width * b / agg.bins
-                records.append(
-                    base
-                    | {"bin_lower": lo, "bin_upper": g.lower + width * (b + 1) / agg.bins}
-                    | _columns(agg.alias, est.value, est.sd, est.low, est.high, True, pres)
-                )
-            continue
-        rec = dict(base)
-        for a in plan.aggregates:
-            est = derive(a, cell, by_key, card, grids, level=pres.level)
-            rec |= _columns(
-                a.alias, est.value, est.sd, est.low, est.high, a.kind is AggKind.COUNT, pres
-            )
-        records.append(rec)
-    df = pd.DataFrame.from_records(records)
-    if pres.suppress_below is not None and not df.empty:
-        alias = next(
-            a.alias for a in plan.aggregates if a.kind is AggKind.COUNT and a.column is None
-        )
-        mask = suppressed(df[alias].tolist(), below=pres.suppress_below)
-        value_cols = [c for c in df.columns if c not in plan.group_by]
-        df.loc[mask, value_cols] = float("nan")
-        df["suppressed"] = mask
-    return df
-
-
-def _columns(
-    alias: str, value: float, sd: float, low: float, high: float, count: bool, pres: Presentation
-) -> dict[str, float]:
-    if count and pres.nonnegative:
-        value, low = max(value, 0.0), max(low, 0.0)
-    if pres.digits is not None and not count:
-        value, low, high = (round(v, pres.digits) for v in (value, low, high))
-    return {alias: value, f"{alias}_sd": sd, f"{alias}_ci_low": low, f"{alias}_ci_high": high}
+    found = fetch_aggregates(plan, parquet_path, card)
+    return finish(plan, card, found, cost=cost, shares=shares, delta=delta, presentation=pres)
