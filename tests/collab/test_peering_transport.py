@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from conftest import Served, signed_post
+from tests.collab.served_nodes import Served, signed_post
 
 from insitu.crypto.signing import SigningKey
 from insitu.errors import InvalidInput
@@ -26,7 +26,9 @@ Serve = Callable[..., Served]
 
 def _register(node: Served, name: str, key: SigningKey, url: str = "http://127.0.0.1:9") -> None:
     with node.http() as c:
-        r = c.post("/v1/peers", json={"name": name, "url": url, "public_key": key.public_key.to_text()})
+        r = c.post(
+            "/v1/peers", json={"name": name, "url": url, "public_key": key.public_key.to_text()}
+        )
         assert r.status_code == 201, r.text
 
 
@@ -39,15 +41,25 @@ def test_owner_registers_lists_suspends_and_removes_peers(serve: Serve) -> None:
         assert [(p["name"], p["status"], p["fingerprint"]) for p in peers] == [
             ("node-b", "active", key.public_key.fingerprint())
         ]
-        again = c.post("/v1/peers", json={"name": "other", "url": "http://127.0.0.1:8", "public_key": key.public_key.to_text()})
+        again = c.post(
+            "/v1/peers",
+            json={
+                "name": "other",
+                "url": "http://127.0.0.1:8",
+                "public_key": key.public_key.to_text(),
+            },
+        )
         assert again.status_code == 409  # one key, one peer
         assert c.post("/v1/peers/node-b/suspend").json()["status"] == "suspended"
         assert c.post("/v1/peers/node-b/resume").json()["status"] == "active"
         assert c.delete("/v1/peers/node-b").status_code == 204
         assert c.get("/v1/peers").json() == []
         actions = [e["action"] for e in c.get("/v1/audit").json()]
-    assert ["peer.added", "peer.suspended", "peer.active", "peer.removed"] == [
-        x for x in actions if x.startswith("peer.")
+    assert [x for x in actions if x.startswith("peer.")] == [
+        "peer.added",
+        "peer.suspended",
+        "peer.active",
+        "peer.removed",
     ]
 
 
@@ -58,7 +70,9 @@ def test_plain_http_peer_needs_insecure_peers(serve: Serve) -> None:
         r = c.post("/v1/peers", json={"name": "b", "url": "http://b.example", "public_key": key})
         assert r.status_code == 422
         assert "https" in r.json()["error"]["message"]
-        ok = c.post("/v1/peers", json={"name": "b", "url": "https://b.example:8443", "public_key": key})
+        ok = c.post(
+            "/v1/peers", json={"name": "b", "url": "https://b.example:8443", "public_key": key}
+        )
         assert ok.status_code == 201, ok.text
 
 
@@ -141,13 +155,16 @@ def test_replayed_nonce_is_refused_after_a_restart(serve: Serve) -> None:
     a = serve("node-a")
     known = SigningKey.generate()
     _register(a, "node-b", known)
-    r, headers, raw = signed_post(a.url, PROPOSE_PATH, {}, known)
+    r, headers, _ = signed_post(a.url, PROPOSE_PATH, {}, known)
     assert r.status_code == 422
     # a second node process on the same database sees the nonce too
     other = Node(a.node.settings)
     try:
         assert not other.federation.nonces.check_and_add(
-            headers["X-Insitu-Key"], headers["X-Insitu-Nonce"], expires_at=time.time() + 300, now=time.time()
+            headers["X-Insitu-Key"],
+            headers["X-Insitu-Nonce"],
+            expires_at=time.time() + 300,
+            now=time.time(),
         )
     finally:
         other.close()

@@ -8,9 +8,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from insitu.client.collaborations import Collaborations
 from insitu.client.datasets import Dataset, Datasets
 from insitu.client.governance import Audit, Budgets, Policies
 from insitu.client.members import Members
+from insitu.client.peers import Peers
 from insitu.client.records import Listing, MemberInfo, html_table
 from insitu.client.requests import Request, Requests
 from insitu.client.transport import DEFAULT_TIMEOUT, Transport
@@ -36,6 +38,8 @@ class NodeClient:
         self.policies = Policies(transport)
         self.budgets = Budgets(transport)
         self.audit = Audit(transport)
+        self.collaborations = Collaborations(transport)
+        self.peers = Peers(transport)
 
     @property
     def url(self) -> str:

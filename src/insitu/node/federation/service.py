@@ -7,6 +7,7 @@ import time
 from collections.abc import Mapping
 
 from insitu.crypto.signing import SigningKey, VerifyKey
+from insitu.errors import ProtocolAbort
 from insitu.federation.inbound import PeerInbound
 from insitu.federation.messages import Reassembler
 from insitu.federation.signing import RefusalReason, RequestRefused, verify_request
@@ -17,7 +18,7 @@ from insitu.node.federation.db_stores import DbInbox, DbNonceStore
 from insitu.node.federation.outbox import Outbox
 from insitu.node.federation.peer_client import PeerClient
 from insitu.node.federation.peers import Peers
-from insitu.node.federation.records import Peer
+from insitu.node.federation.records import Collaboration, Peer
 from insitu.node.federation.runner import CollaborationRunner
 from insitu.node.federation.store import FederationStore
 from insitu.node.services.audit_log import AuditLog
@@ -116,6 +117,8 @@ class Federation:
         """Verify, reassemble and store one protocol frame (see :class:`PeerInbound`)."""
         collab = self.store.find_collab(collab_id)
         me = collab.job.me if collab is not None else "-"
+        if collab is not None and self.collaborations.accepting_keys(collab_id) is None:
+            self._refuse_signed(collab, headers=headers, method=method, path=path, body=body)
         inbound = PeerInbound(
             me=me,
             party_keys=self.collaborations.accepting_keys,
@@ -125,6 +128,32 @@ class Federation:
         )
         return inbound.handle(
             collab_id, headers=headers, method=method, path=path, body=body, now=time.time()
+        )
+
+    def _refuse_signed(
+        self,
+        collab: Collaboration,
+        *,
+        headers: Mapping[str, str],
+        method: str,
+        path: str,
+        body: bytes,
+    ) -> None:
+        """A party's frame for a collaboration not accepting messages here: say why (409),
+        but only to a party whose signature holds; anyone else learns nothing (401)."""
+        keys = {
+            p.verify_key.fingerprint(): p.verify_key
+            for p in collab.spec.parties
+            if p.name != collab.job.me and self.peers.active_by_key(p.verify_key.fingerprint())
+        }
+        verify_request(
+            headers, method=method, path=path, body=body, now=time.time(),
+            lookup_key=keys.get, nonces=self.nonces,
+        )  # fmt: skip
+        job = collab.job
+        why = f": {job.reason}" if job.reason else ""
+        raise ProtocolAbort(
+            f"collaboration {collab.collab_id!r} is {job.state.value} at {job.me}{why}"
         )
 
 
