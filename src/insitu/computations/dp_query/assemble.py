@@ -8,14 +8,14 @@ everything after it is post-processing and costs no privacy.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from insitu.computations.dp_query.derive import Cell, derive, histogram
-from insitu.computations.dp_query.measures import Grid, MKind, Share, measurements
+from insitu.computations.dp_query.derive import Cell, Estimate, derive, histogram
+from insitu.computations.dp_query.measures import Grid, MKind, Share, count_for, measurements
 from insitu.computations.dp_query.plan import AggKind, Plan
 from insitu.dp.mechanisms import add_noise
 from insitu.dp.postprocess import suppressed
@@ -139,10 +139,15 @@ def build_table(
     grids: dict[str, Grid],
     pres: Presentation,
 ) -> pd.DataFrame:
+    """The released table: group keys, then value, _sd, _ci_low, _ci_high per aggregate."""
     by_key = {s.measurement.key: s for s in shares}
-    records: list[dict[str, Any]] = []
+    counts_of = {a.alias: count_for(card, a.column).key for a in plan.aggregates}
+    columns: dict[str, list[Any]] = {}
+
+    def put(name: str, value: Any) -> None:
+        columns.setdefault(name, []).append(value)
+
     for key, cell in rows:
-        base = dict(zip(plan.group_by, key, strict=True))
         agg = plan.aggregates[0]
         if agg.kind is AggKind.HISTOGRAM:
             assert agg.column is not None and agg.bins is not None
@@ -151,23 +156,21 @@ def build_table(
             assert isinstance(counts, list)
             if pres.nonnegative:
                 counts = [max(c, 0) for c in counts]
-            g, width = grids[agg.column], (grids[agg.column].upper - grids[agg.column].lower)
+            g = grids[agg.column]
+            width = (g.upper - g.lower) / agg.bins
             for b, est in enumerate(histogram(counts, by_key[mk], cell, level=pres.level)):
-                lo = g.lower + width * b / agg.bins
-                records.append(
-                    base
-                    | {"bin_lower": lo, "bin_upper": g.lower + width * (b + 1) / agg.bins}
-                    | _columns(agg.alias, est.value, est.sd, est.low, est.high, True, pres)
-                )
+                for k, v in zip(plan.group_by, key, strict=True):
+                    put(k, v)
+                put("bin_lower", g.lower + width * b)
+                put("bin_upper", g.lower + width * (b + 1))
+                _put_estimate(put, agg.alias, est, True, pres)
             continue
-        rec = dict(base)
+        for k, v in zip(plan.group_by, key, strict=True):
+            put(k, v)
         for a in plan.aggregates:
-            est = derive(a, cell, by_key, card, grids, level=pres.level)
-            rec |= _columns(
-                a.alias, est.value, est.sd, est.low, est.high, a.kind is AggKind.COUNT, pres
-            )
-        records.append(rec)
-    df = pd.DataFrame.from_records(records)
+            est = derive(a, cell, by_key, counts_of[a.alias], grids, level=pres.level)
+            _put_estimate(put, a.alias, est, a.kind is AggKind.COUNT, pres)
+    df = pd.DataFrame(columns)
     if pres.suppress_below is not None and not df.empty:
         alias = next(
             a.alias for a in plan.aggregates if a.kind is AggKind.COUNT and a.column is None
@@ -179,11 +182,15 @@ def build_table(
     return df
 
 
-def _columns(
-    alias: str, value: float, sd: float, low: float, high: float, count: bool, pres: Presentation
-) -> dict[str, float]:
+def _put_estimate(
+    put: Callable[[str, Any], None], alias: str, est: Estimate, count: bool, pres: Presentation
+) -> None:
+    value, low, high = est.value, est.low, est.high
     if count and pres.nonnegative:
         value, low = max(value, 0.0), max(low, 0.0)
     if pres.digits is not None and not count:
         value, low, high = (round(v, pres.digits) for v in (value, low, high))
-    return {alias: value, f"{alias}_sd": sd, f"{alias}_ci_low": low, f"{alias}_ci_high": high}
+    put(alias, value)
+    put(f"{alias}_sd", est.sd)
+    put(f"{alias}_ci_low", low)
+    put(f"{alias}_ci_high", high)

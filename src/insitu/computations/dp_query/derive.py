@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from statistics import NormalDist
 
-from insitu.computations.dp_query.measures import Grid, Measurement, MKind, Share, count_for
+from insitu.computations.dp_query.measures import Grid, Share
 from insitu.computations.dp_query.plan import AggKind, Aggregate
-from insitu.tables.card import Card
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Estimate:
     high: float
 
 
+@lru_cache(maxsize=16)
 def _z(level: float) -> float:
     return NormalDist().inv_cdf(0.5 + level / 2.0)
 
@@ -50,8 +51,8 @@ def _half(share: Share, cell: Cell, level: float) -> float:
     return _z(level) * _sd(share, cell)
 
 
-def _scalar(cell: Cell, m: Measurement) -> int:
-    v = cell.values[m.key]
+def _scalar(cell: Cell, key: str) -> int:
+    v = cell.values[key]
     assert isinstance(v, int)
     return v
 
@@ -60,33 +61,36 @@ def derive(
     agg: Aggregate,
     cell: Cell,
     shares: dict[str, Share],
-    card: Card,
+    count_key: str,
     grids: dict[str, Grid],
     *,
     level: float,
 ) -> Estimate:
-    """The estimate of ``agg`` for one output row (not for HISTOGRAM; see :func:`histogram`)."""
-    cm = count_for(card, agg.column)
+    """The estimate of ``agg`` for one output row (not for HISTOGRAM; see :func:`histogram`).
+
+    ``count_key`` names the count measurement that normalises ``agg``
+    (:func:`~insitu.computations.dp_query.measures.count_for`).
+    """
     if agg.kind is AggKind.COUNT:
-        c, sh = _scalar(cell, cm), shares[cm.key]
+        c, sh = _scalar(cell, count_key), shares[count_key]
         h = _half(sh, cell, level)
         return Estimate(float(c), _sd(sh, cell), c - h, c + h)
     assert agg.column is not None
     g = grids[agg.column]
     if agg.kind is AggKind.SUM:
-        m = Measurement(MKind.SUM, agg.column)
-        s, sh = _scalar(cell, m), shares[m.key]
+        key = f"sum:{agg.column}"
+        s, sh = _scalar(cell, key), shares[key]
         h = _half(sh, cell, level)
         return Estimate(s * g.step, _sd(sh, cell) * g.step, (s - h) * g.step, (s + h) * g.step)
     if agg.kind in (AggKind.QUANTILE,):
-        m = Measurement(MKind.HIST, agg.column, agg.bins)
-        counts = cell.values[m.key]
+        key = f"hist:{agg.column}:{agg.bins}"
+        counts = cell.values[key]
         assert isinstance(counts, list) and agg.quantile is not None
-        return quantile(counts, agg.quantile, g, _sd(shares[m.key], cell), level=level)
-    c = _scalar(cell, cm)
+        return quantile(counts, agg.quantile, g, _sd(shares[key], cell), level=level)
+    c = _scalar(cell, count_key)
     n = max(float(c), 1.0)
-    sd_c = _sd(shares[cm.key], cell)
-    t = float(_scalar(cell, Measurement(MKind.CSUM, agg.column)))
+    sd_c = _sd(shares[count_key], cell)
+    t = float(_scalar(cell, f"csum:{agg.column}"))
     sd_t = _sd(shares[f"csum:{agg.column}"], cell)
     z = _z(level)
     centre = (g.lo + g.hi) * g.step / 2.0
@@ -96,7 +100,7 @@ def derive(
         value = min(max(centre + ratio * g.step / 2.0, g.lower), g.upper)
         sd = math.sqrt(sd_t**2 + ratio**2 * sd_c**2) / n * g.step / 2.0
         return Estimate(value, sd, max(value - z * sd, g.lower), min(value + z * sd, g.upper))
-    q = float(_scalar(cell, Measurement(MKind.CSQ, agg.column)))
+    q = float(_scalar(cell, f"csq:{agg.column}"))
     sd_q = _sd(shares[f"csq:{agg.column}"], cell)
     scale = g.step**2 / 4.0
     top = ((g.hi - g.lo) * g.step / 2.0) ** 2
