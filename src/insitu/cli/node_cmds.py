@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,8 @@ from insitu.cli.app import App, JsonOpt, emit_json, err, out
 from insitu.errors import InvalidInput
 
 app = App(help="Create and run a node.")
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 DirArg = Annotated[Path, typer.Argument(help="The node's data directory.")]
 DbOpt = Annotated[
@@ -84,13 +87,22 @@ def start(
         if path is not None and not path.is_file():
             raise InvalidInput(f"{path} is not a file")
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    serve(
-        data_dir,
-        host=host,
-        port=port,
-        tls_cert=tls_cert,
-        tls_key=tls_key,
-        database_url=database_url,
-        log_level=log_level,
-    )
-    err.print("node stopped", highlight=False)
+    stopped_by: list[int] = []
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
+    # handler that was installed before it started: record it here and exit 0 instead.
+    previous = {s: signal.signal(s, lambda n, _f: stopped_by.append(n)) for s in STOP_SIGNALS}
+    try:
+        serve(
+            data_dir,
+            host=host,
+            port=port,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            database_url=database_url,
+            log_level=log_level,
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    why = f" ({signal.Signals(stopped_by[0]).name})" if stopped_by else ""
+    err.print(f"node stopped{why}", highlight=False)

@@ -67,9 +67,9 @@ class Transport:
         headers = {"User-Agent": f"insitu-client/{insitu.__version__}"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self._http = httpx.Client(
-            base_url=self.url, headers=headers, verify=tls_context(verify), timeout=timeout
-        )
+        # Plain-HTTP nodes (loopback, tests) skip loading the CA store, which is slow.
+        tls = tls_context(verify) if self.url.startswith("https://") else False
+        self._http = httpx.Client(base_url=self.url, headers=headers, verify=tls, timeout=timeout)
 
     def __repr__(self) -> str:
         return f"Transport({self.url!r})"
