@@ -122,3 +122,24 @@ def test_builder_refuses_the_same_things() -> None:
 def test_type_errors() -> None:
     with pytest.raises(TypeError):
         compile_sql(b"SELECT COUNT(*) FROM persons", CARD)  # type: ignore[arg-type]
+
+
+def test_plan_json_round_trip_revalidates() -> None:
+    from insitu.computations.dp_query import plan_from_json
+
+    plan = compile_sql(
+        "SELECT region, COUNT(*), MEDIAN(income) FROM persons "
+        "WHERE NOT (age < 18 OR employed = FALSE) AND sex IN ('f') GROUP BY region",
+        CARD,
+    )
+    assert plan_from_json(plan.to_json(), CARD) == plan
+    forged = plan.to_json() | {"group_by": ["person_id"]}
+    with pytest.raises(QueryError, match="privacy unit"):
+        plan_from_json(forged, CARD)
+    bad_where = plan.to_json() | {"where": {"cmp": ["city", "=", "oslo"]}}
+    with pytest.raises(QueryError, match="city"):
+        plan_from_json(bad_where, CARD)
+    with pytest.raises(QueryError, match="malformed"):
+        plan_from_json(plan.to_json() | {"where": {"exec": "x"}}, CARD)
+    with pytest.raises(QueryError, match="version"):
+        plan_from_json(plan.to_json() | {"version": 99}, CARD)

@@ -14,6 +14,7 @@ from insitu.computations.dp_query.lowering import prepare_dataset
 from insitu.computations.dp_query.plan import AggKind, Aggregate, Plan
 from insitu.computations.dp_query.release import Presentation, Release, execute
 from insitu.computations.dp_query.sql import compile_sql
+from insitu.computations.dp_query.wire import plan_from_json
 
 __all__ = [
     "AggKind",
@@ -31,5 +32,6 @@ __all__ = [
     "execute",
     "not_",
     "plan_cost",
+    "plan_from_json",
     "prepare_dataset",
 ]

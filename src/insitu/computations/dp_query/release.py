@@ -98,7 +98,12 @@ def fetch_aggregates(plan: Plan, parquet_path: str | Path, card: Card) -> Aggreg
         with _cursor() as cur:
             rows = cur.execute(sql).fetchall()
     except duckdb.Error as exc:
-        raise ExecutionFailed(f"the query could not run over the dataset: {exc}") from None
+        # DuckDB's message may quote a private value (e.g. a failed cast): keep it
+        # only as the cause, for the node's log, never in the message.
+        raise ExecutionFailed(
+            f"the query could not run over dataset {card.name!r} ({type(exc).__name__}); "
+            "the node log has the details"
+        ) from exc
     return Aggregates(rows, names)
 
 
