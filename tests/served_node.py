@@ -60,9 +60,16 @@ class ServedNode:
 
 @contextmanager
 def served_node(
-    data_dir: Path, *, name: str = "t", limits: dict[str, Any] | None = None
+    data_dir: Path,
+    *,
+    name: str = "t",
+    limits: dict[str, Any] | None = None,
+    tls: tuple[Path, Path] | None = None,
 ) -> Iterator[ServedNode]:
-    """Initialise a node in ``data_dir``, serve it on 127.0.0.1, stop it afterwards."""
+    """Initialise a node in ``data_dir``, serve it on 127.0.0.1, stop it afterwards.
+
+    ``tls`` is ``(certificate, key)`` PEM files to serve HTTPS with.
+    """
     init = init_node(data_dir, name=name)
     settings = NodeSettings.load(data_dir)
     if limits:
@@ -71,7 +78,13 @@ def served_node(
     settings = settings.model_copy(update={"runner_poll_seconds": 0.05})
     node = Node(settings)
     config = uvicorn.Config(
-        create_app(node), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+        create_app(node),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="on",
+        ssl_certfile=str(tls[0]) if tls else None,
+        ssl_keyfile=str(tls[1]) if tls else None,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{name}", daemon=True)
@@ -83,7 +96,8 @@ def served_node(
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield ServedNode(f"http://127.0.0.1:{port}", init.owner_token, init.data_dir, node)
+        scheme = "https" if tls else "http"
+        yield ServedNode(f"{scheme}://127.0.0.1:{port}", init.owner_token, init.data_dir, node)
     finally:
         server.should_exit = True
         thread.join(30)
@@ -93,3 +107,43 @@ def served_node(
 def card_for(name: str) -> dict[str, Any]:
     """:data:`CARD` renamed for dataset ``name``."""
     return {**CARD, "name": name}
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A throwaway certificate for 127.0.0.1 (its own CA) and its key, as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "insitu test node")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from tests.served_node import CARD, ServedNode, card_for, people_csv, served_node
+from tests.served_node import CARD, ServedNode, card_for, people_csv, self_signed, served_node
 
 import insitu
 from insitu.client import Dataset, IssuedToken, Listing, connect
@@ -192,3 +192,16 @@ def test_oversized_upload_is_refused(tmp_path: Path) -> None:
                 owner.datasets.add("big", path=big, card=card_for("big"))
             assert list(owner.datasets.list()) == []
             assert list((node.data_dir / "uploads").iterdir()) == []
+
+
+def test_tls_with_a_ca_bundle(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    with served_node(tmp_path / "tls", name="tls", tls=(cert, key)) as node:
+        assert node.url.startswith("https://")
+        with connect(node.url, token=node.owner_token, verify=cert) as trusted:
+            assert trusted.me.name == "owner"
+        untrusted = connect(node.url, token=node.owner_token)
+        with untrusted, pytest.raises(Unavailable, match="TLS"):
+            _ = untrusted.me
+    with pytest.raises(InvalidInput, match="CA bundle"):
+        connect("https://127.0.0.1:1", token="ins_x", verify=tmp_path / "missing.pem")

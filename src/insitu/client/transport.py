@@ -121,7 +121,10 @@ class Transport:
 def _reason(exc: httpx.TransportError) -> str:
     text = str(exc) or type(exc).__name__
     if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text:
-        return f"TLS failed: {text}; pass verify= a CA bundle that signed the node's certificate"
+        return (
+            f"TLS failed: {text}; trust the CA that signed the node's certificate "
+            "(verify= or --ca-bundle)"
+        )
     if isinstance(exc, httpx.ConnectError):
         return f"connection failed: {text}"
     return f"{type(exc).__name__}: {text}"
