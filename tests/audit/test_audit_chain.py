@@ -162,7 +162,7 @@ def edited(entry: AuditEntry, field: str, rehash: bool) -> AuditEntry:
     return changed
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     n=st.integers(min_value=1, max_value=len(CHAIN)),
     data=st.data(),
@@ -181,7 +181,7 @@ def test_any_single_edit_is_found_at_its_seq(
     assert problems_of(report) == [(i, ProblemKind.EDITED)]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(n=st.integers(min_value=2, max_value=len(CHAIN)), data=st.data(), with_head=st.booleans())
 def test_any_single_deletion_is_found(n: int, data: st.DataObject, with_head: bool) -> None:
     chain = CHAIN[:n]
@@ -191,7 +191,7 @@ def test_any_single_deletion_is_found(n: int, data: st.DataObject, with_head: bo
     assert problems_of(report) == [(i, ProblemKind.DELETED)]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(n=st.integers(min_value=2, max_value=len(CHAIN)), data=st.data(), with_head=st.booleans())
 def test_any_swap_is_found_as_reordering_of_the_swapped_entries(
     n: int, data: st.DataObject, with_head: bool
@@ -207,7 +207,7 @@ def test_any_swap_is_found_as_reordering_of_the_swapped_entries(
     assert {seq for seq, _ in found} <= {i, j}
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(n=st.integers(min_value=1, max_value=len(CHAIN)), data=st.data())
 def test_any_truncation_is_found_through_the_checkpoint(n: int, data: st.DataObject) -> None:
     chain = CHAIN[:n]
@@ -218,7 +218,7 @@ def test_any_truncation_is_found_through_the_checkpoint(n: int, data: st.DataObj
     assert problems_of(report) == [(q, ProblemKind.TRUNCATED) for q in range(keep, n)]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(n=st.integers(min_value=1, max_value=len(CHAIN)), data=st.data(), forged=st.booleans())
 def test_any_insertion_is_found(n: int, data: st.DataObject, forged: bool) -> None:
     chain = CHAIN[:n]
@@ -325,7 +325,7 @@ def damage(chain: list[AuditEntry], faults: list[tuple[str, int, int, str]]) -> 
     return out
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(n=st.integers(min_value=0, max_value=len(CHAIN)), faults=FAULTS)
 def test_any_mix_of_faults_is_never_missed_and_never_crashes(
     n: int, faults: list[tuple[str, int, int, str]]
