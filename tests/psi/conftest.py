@@ -49,16 +49,9 @@ def start(
     return t
 
 
-def run(
-    x: Sequence[bytes],
-    y: Sequence[bytes],
-    mode: Mode,
-    *,
-    extras: Sequence[Any] | None = None,
-    both: bool = False,
-    chunk: int = 4,
-) -> tuple[ReceiverOutput, SenderOutput]:
-    t = start(x, y, mode, extras=extras, both=both, chunk=chunk)
+def run(*args: Any, **kwargs: Any) -> tuple[ReceiverOutput, SenderOutput]:
+    """Run the whole protocol; arguments as for :func:`start`."""
+    t = start(*args, **kwargs)
     t.receiver.receive_sender_items(t.sender_items)
     out = t.receiver.receive_reblinded(t.reblinded)
     return out, t.sender.finish(t.receiver.reply())
