@@ -121,7 +121,10 @@ class Layout:
             return
         limit = 0 if exact else self.spec.frac_bits
         peaks = [max(abs(lo), abs(hi)) for lo, hi in ranges]
-        bits = tuple(fp.frac_bits_for(p * self.spec.max_rows, max_frac_bits=limit) for p in peaks)
+        found = {
+            p: fp.frac_bits_for(p * self.spec.max_rows, max_frac_bits=limit) for p in set(peaks)
+        }
+        bits = tuple(found[p] for p in peaks)
         self.blocks.append(
             Block(
                 key=key,
