@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,27 @@ def test_remote_commands_need_a_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("INSITU_URL", raising=False)
     result = runner.invoke(app, ["member", "list"])
     assert result.exit_code == 1 and "INSITU_URL" in result.stderr
+
+
+def test_demo_slot_reports_a_missing_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "insitu.demo.main", None)
+    result = runner.invoke(app, ["demo"])
+    assert result.exit_code == 1 and "not part of this installation" in result.stderr
+
+
+def test_help_lists_every_command_group() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for name in (
+        "node",
+        "audit",
+        "member",
+        "dataset",
+        "request",
+        "submit-code",
+        "policy",
+        "budget",
+        "ledger",
+        "demo",
+    ):
+        assert name in result.stdout

@@ -46,7 +46,9 @@ def demo(
             highlight=False,
         )
         raise typer.Exit(1) from None
-    run(keep_running=keep_running)
+    code = run(keep_running=keep_running)
+    if code:
+        raise typer.Exit(int(code))
 
 
 if __name__ == "__main__":
