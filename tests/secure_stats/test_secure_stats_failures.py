@@ -4,7 +4,7 @@ import threading
 
 import numpy as np
 import pytest
-from secure_stats_cps import pooled, spec, split
+from secure_stats_cps import CARD, pooled, spec, split
 
 from insitu.computations.channel import InMemoryHub
 from insitu.computations.secure_stats import (
@@ -20,6 +20,7 @@ from insitu.computations.secure_stats.layout import Layout
 from insitu.crypto.rng import DeterministicRng
 from insitu.errors import CardViolation, InvalidInput, ProtocolAbort
 from insitu.protocols.secure_aggregation import ShareDealer
+from insitu.tables.card import Card
 
 STATS = [Count(), Mean(column="wage")]
 
@@ -43,6 +44,36 @@ def test_card_violation_declines_and_quorum_leaves_it_out() -> None:
     assert sorted(result.receipt.contributors) == ["holder0", "holder2"]
     assert out["holder0"].receipt.left_out == ["holder1"]
     assert out["cp0"].receipt.contributors == result.receipt.contributors
+
+
+def test_holder_checks_its_own_card_too() -> None:
+    """Rows within the common card but outside the holder's own, tighter card are refused."""
+    tables = split(3)
+    data = CARD.to_dict()
+    for col in data["columns"]:
+        if col["name"] == "wage":
+            col["upper"] = 100.0
+    own = Card.from_mapping(data)
+    job = spec(STATS, quorum=2)
+    parties = [*job.input_parties, *job.computing_parties, job.result_party]
+    hub = InMemoryHub(parties)
+    out = {}
+
+    def play(name):
+        try:
+            card = own if name == "holder0" else None
+            out[name] = run_secure_stats(job, hub.channel(name), tables.get(name), card=card)
+        except Exception as exc:
+            out[name] = exc
+
+    threads = [threading.Thread(target=play, args=(p,)) for p in parties]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert isinstance(out["holder0"], CardViolation)
+    assert "cps1988.wage" in str(out["holder0"])
+    assert out["analyst"].receipt.left_out == ["holder0"]
 
 
 def test_card_violation_without_quorum_fails_everywhere() -> None:
