@@ -145,3 +145,20 @@ def test_tokens_policies_budgets_ledger(live: ServedNode, tmp_path: Path) -> Non
     shown = cli(live, "budget", "show", "people")
     assert shown.exit_code == 0 and "0.25" in shown.stdout
     assert isinstance(cli_json(live, "ledger"), list)
+
+
+def test_dp_query_and_estimate(live: ServedNode) -> None:
+    token = cli_json(live, "member", "add", "dee", "--role", "analyst")["token"]
+    sql = "SELECT region, COUNT(*) FROM people GROUP BY region"
+    estimate = cli_json(live, "query", "people", sql, "--rho", "0.1", "--estimate", token=token)
+    assert estimate
+    both = cli(live, "query", "people", sql, "--rho", "0.1", "--epsilon", "1", token=token)
+    assert both.exit_code == 1 and "exactly one" in both.stderr
+    cli_json(live, "policy", "add", "dp", "--rule", '{"kinds": ["dp_query"], "auto_release": true}')
+    try:
+        rows = cli_json(live, "query", "people", sql, "--rho", "0.1", token=token)
+    finally:
+        cli_json(live, "policy", "remove", "dp")
+    assert {r["region"] for r in rows} == {"north", "south"}
+    charges = cli_json(live, "ledger", token=token)
+    assert [c["analyst"] for c in charges] == ["dee"] and charges[0]["rho"] == pytest.approx(0.1)

@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from insitu.cli import audit_cmds, dataset_cmds, member_cmds, node_cmds, policy_cmds, request_cmds
+from insitu.cli import (
+    audit_cmds,
+    dataset_cmds,
+    member_cmds,
+    node_cmds,
+    policy_cmds,
+    query_cmds,
+    request_cmds,
+)
 from insitu.cli.app import App, err
 
 app = App(help="insitu: compute on data that must not be shared.")
@@ -17,7 +25,7 @@ app.add_typer(dataset_cmds.app, name="dataset")
 app.add_typer(request_cmds.app, name="request")
 app.add_typer(policy_cmds.policy_app, name="policy")
 app.add_typer(policy_cmds.budget_app, name="budget")
-for sub in (request_cmds.top, policy_cmds.top):
+for sub in (request_cmds.top, query_cmds.top, policy_cmds.top):
     app.registered_commands.extend(sub.registered_commands)
 
 
