@@ -53,6 +53,7 @@ def file_chunks(path: Path, total: int, progress: ProgressFn | None) -> Iterator
 
 def rich_progress(label: str) -> tuple[ProgressFn, Callable[[], None]]:
     """A rich progress bar on stderr, as a callback and a function that closes it."""
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -67,6 +68,7 @@ def rich_progress(label: str) -> tuple[ProgressFn, Callable[[], None]]:
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
+        console=Console(stderr=True),  # stdout stays clean for --json and pipes
         transient=False,
     )
     task = bar.add_task(label, total=None)
