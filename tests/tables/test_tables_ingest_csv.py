@@ -284,3 +284,30 @@ def test_csv_dialect_details(tmp_path: Path, raw: bytes, ids: list[int], names: 
     got = read_table(tmp_path / "out.parquet")
     assert got["id"].tolist() == ids
     assert [None if pd.isna(v) else v for v in got["name"]] == names
+
+
+def test_lenient_parses_are_refused(tmp_path: Path) -> None:
+    """DuckDB's reader alone would drop times, read words as dates and overflow to inf."""
+    card = Card.from_mapping(
+        {
+            "name": "t",
+            "columns": [
+                {"name": "d", "type": "date"},
+                {"name": "x", "type": "float"},
+                {"name": "c", "type": "category", "categories": ["O'Brien", "a,b", "Süd"]},
+            ],
+        }
+    )
+    ok = 'd,x,c\n2020-01-01,1.5,O\'Brien\n2020-1-2,-0.0,"a,b"\n2020-01-03,1e300,Süd\n'
+    ingest(write(tmp_path, ok), card, tmp_path / "out.parquet")
+    assert read_table(tmp_path / "out.parquet")["c"].tolist() == ["O'Brien", "a,b", "Süd"]
+    (tmp_path / "out.parquet").unlink()
+    bad = "d,x,c\n2020-01-01 12:00,1,Süd\nepoch,1,Süd\ninfinity,1,Süd\n2020-01-04,1e400,Süd\n"
+    err = violation(tmp_path, bad, card)
+    cells = {(e["row"], e["column"], e["kind"]) for e in err.details["examples"]}
+    assert cells == {
+        (1, "d", "wrong_type"),
+        (2, "d", "wrong_type"),
+        (3, "d", "wrong_type"),
+        (4, "x", "not_a_number"),
+    }

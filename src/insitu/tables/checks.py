@@ -31,6 +31,7 @@ DUCK_TYPES: dict[ColumnType, str] = {
 }
 
 _INTEGER_TEXT = r"'\s*[+-]?[0-9]+(\.0*)?\s*'"
+_DATE_TEXT = r"'\s*[0-9]{1,4}-[0-9]{1,2}-[0-9]{1,2}\s*'"
 _INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
 _INT_SOURCES = _INT_TYPES + tuple("U" + t for t in _INT_TYPES)
 
@@ -46,6 +47,15 @@ def _family(src: str) -> str:
     if src.startswith("TIMESTAMP"):
         return "timestamp"
     return src.lower()
+
+
+def date_text(raw: str) -> str:
+    """SQL that is true when text ``raw`` writes a calendar date ``YYYY-MM-DD``.
+
+    DuckDB's own cast would also take ``2020-01-01 12:00`` (dropping the time)
+    and words such as ``epoch`` or ``infinity``; those are wrong types here.
+    """
+    return f"regexp_full_match({raw}, {_DATE_TEXT})"
 
 
 def integer_text(raw: str) -> str:
@@ -84,8 +94,10 @@ def typed_expr(col: Column, raw: str, src: str) -> str:
         if fam in ("boolean", "text"):
             return f"TRY_CAST({raw} AS BOOLEAN)"
     elif col.type is ColumnType.DATE:
-        if fam in ("date", "text"):
+        if fam == "date":
             return f"TRY_CAST({raw} AS DATE)"
+        if fam == "text":
+            return f"CASE WHEN {date_text(raw)} THEN TRY_CAST({raw} AS DATE) END"
         if fam == "timestamp":
             return f"CASE WHEN {raw} = date_trunc('day', {raw}) THEN TRY_CAST({raw} AS DATE) END"
     return f"CAST(NULL AS {t})"
@@ -101,11 +113,14 @@ class Rule:
     broken: str
 
 
-def column_rules(col: Column, raw: str, typed: str, *, same_type: bool = False) -> list[Rule]:
+def column_rules(
+    col: Column, raw: str, typed: str, *, same_type: bool = False, enum: bool = False
+) -> list[Rule]:
     """The rules one column's values must keep, over its raw and typed expressions.
 
     ``same_type`` says the source already has the card's type, so no value
-    can fail conversion.
+    can fail conversion; ``enum`` says the source is an ENUM of the declared
+    categories, so no value can be undeclared.
     """
     rules = []
     if not same_type:
@@ -120,14 +135,20 @@ def column_rules(col: Column, raw: str, typed: str, *, same_type: bool = False) 
     if not col.nullable:
         rules.append(Rule(col.name, Kind.NULL, "is empty but not nullable", f"({raw} IS NULL)"))
     if col.type is ColumnType.FLOAT:
-        rules.append(Rule(col.name, Kind.NOT_A_NUMBER, "is NaN", f"isnan({typed})"))
+        rules.append(
+            Rule(col.name, Kind.NOT_A_NUMBER, "is NaN or infinite", f"NOT isfinite({typed})")
+        )
+    if col.type is ColumnType.DATE:
+        rules.append(
+            Rule(col.name, Kind.WRONG_TYPE, "is not a finite date", f"NOT isfinite({typed})")
+        )
     if col.type.numeric and (col.lower is not None or col.upper is not None):
         conds = []
         if col.lower is not None:
             conds.append(f"{typed} < {number(col.lower)}")
         if col.upper is not None:
             conds.append(f"{typed} > {number(col.upper)}")
-        nan_guard = f"NOT isnan({typed}) AND " if col.type is ColumnType.FLOAT else ""
+        nan_guard = f"isfinite({typed}) AND " if col.type is ColumnType.FLOAT else ""
         lo = "-inf" if col.lower is None else number(col.lower)
         hi = "inf" if col.upper is None else number(col.upper)
         rules.append(
@@ -138,7 +159,7 @@ def column_rules(col: Column, raw: str, typed: str, *, same_type: bool = False) 
                 f"coalesce({nan_guard}({' OR '.join(conds)}), false)",
             )
         )
-    if col.type is ColumnType.CATEGORY and col.categories:
+    if col.type is ColumnType.CATEGORY and col.categories and not enum:
         values = ", ".join(literal(c) for c in col.categories)
         rules.append(
             Rule(
@@ -149,6 +170,17 @@ def column_rules(col: Column, raw: str, typed: str, *, same_type: bool = False) 
             )
         )
     return rules
+
+
+def enum_type(col: Column) -> str | None:
+    """The DuckDB ENUM of a category column's declared values (``None`` for other types).
+
+    Reading a CSV category column as this ENUM makes DuckDB refuse any
+    undeclared value while parsing, which is cheaper than checking afterwards.
+    """
+    if col.type is not ColumnType.CATEGORY or not col.categories:
+        return None
+    return "ENUM(" + ", ".join(literal(c) for c in col.categories) + ")"
 
 
 @dataclass(frozen=True)
@@ -175,6 +207,7 @@ class Plan:
                 ident(c.name),
                 _typed(c.name),
                 same_type=source_types[c.name].upper() == DUCK_TYPES[c.type],
+                enum=source_types[c.name] == enum_type(c),
             )
         ]
         return cls(card, source, projections, rules)

@@ -22,8 +22,8 @@ from pathlib import Path
 import duckdb
 
 from insitu.errors import CardViolation, InvalidInput
-from insitu.tables.card import Card, ColumnType
-from insitu.tables.checks import DUCK_TYPES, Plan, find_violations, unit_bound
+from insitu.tables.card import Card, Column, ColumnType
+from insitu.tables.checks import DUCK_TYPES, Plan, enum_type, find_violations, unit_bound
 from insitu.tables.duck import DEFAULT_MEMORY_LIMIT, connect, literal
 from insitu.tables.progress import Progress, ProgressFn
 from insitu.tables.report import IngestReport, Kind, Problem, ViolationReport
@@ -153,12 +153,8 @@ class _Job:
     def csv(self) -> int:
         layout = read_csv_layout(self.source)
         self._check_names(layout.names)
-        by_name = {c.name: c for c in self.card.columns}
-        # Integers are read as text: DuckDB's CSV reader would round "3.5" to 4.
-        read_types = {
-            n: "VARCHAR" if by_name[n].type is ColumnType.INTEGER else DUCK_TYPES[by_name[n].type]
-            for n in layout.names
-        }
+        read_types = {c.name: _csv_read_type(c) for c in self.card.columns}
+        read_types = {n: read_types[n] for n in layout.names}
         plan = Plan.build(self.card, self._read_csv(layout.delimiter, read_types), read_types)
         try:
             rows = self._write(plan)
@@ -273,6 +269,19 @@ class _Job:
         )
         if not report.ok:
             raise CardViolation(report.message(), details=report.to_details())
+
+
+def _csv_read_type(col: Column) -> str:
+    """How DuckDB's CSV reader reads a card column on the fast path.
+
+    Integers and dates are read as text and checked by pattern, because the
+    reader's own conversion is lenient: it rounds ``3.5`` to 4 and drops the
+    time of ``2020-01-01 12:00``. Categories are read as an ENUM of the
+    declared values, so an undeclared value stops the read.
+    """
+    if col.type in (ColumnType.INTEGER, ColumnType.DATE):
+        return "VARCHAR"
+    return enum_type(col) or DUCK_TYPES[col.type]
 
 
 def _first_line(exc: BaseException) -> str:
