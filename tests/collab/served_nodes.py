@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -32,11 +33,14 @@ class Served:
     server: uvicorn.Server
     thread: threading.Thread
 
-    def http(self, token: str | None = None) -> httpx.Client:
+    def http(
+        self, token: str | None = None, *, verify: ssl.SSLContext | bool = True
+    ) -> httpx.Client:
         return httpx.Client(
             base_url=self.url,
             headers={"Authorization": f"Bearer {token or self.owner_token}"},
             timeout=30,
+            verify=verify,
         )
 
     def stop(self) -> None:
@@ -66,6 +70,7 @@ def serve_node(
     config = uvicorn.Config(
         create_app(node),
         log_level="warning",
+        timeout_graceful_shutdown=1,
         ssl_certfile=str(tls[0]) if tls else None,
         ssl_keyfile=str(tls[1]) if tls else None,
     )
