@@ -5,11 +5,11 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -17,6 +17,9 @@ from rich.text import Text
 
 from insitu.client import NodeClient
 from insitu.errors import InsituError, InvalidInput
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,9 +82,15 @@ def emit_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, default=str, sort_keys=False))
 
 
+def _is_frame(value: Any) -> bool:
+    """Whether ``value`` is a DataFrame, without importing pandas when nothing did yet."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(value, pd.DataFrame)
+
+
 def to_jsonable(value: Any) -> Any:
     """Plain JSON for records, listings and DataFrames."""
-    if isinstance(value, pd.DataFrame):
+    if _is_frame(value):
         return json.loads(value.to_json(orient="records", date_format="iso"))
     if hasattr(value, "to_dict") and not isinstance(value, dict):
         return to_jsonable(value.to_dict())
@@ -138,7 +147,7 @@ def show_value(value: Any, *, as_json: bool, title: str | None = None) -> None:
     """Show a decoded result: a DataFrame as a table, anything else as JSON."""
     if as_json:
         emit_json(to_jsonable(value))
-    elif isinstance(value, pd.DataFrame):
+    elif _is_frame(value):
         out.print(frame_table(value, title=title))
     elif isinstance(value, bytes):
         out.print(f"{len(value)} bytes of binary output; use --out FILE to save them")

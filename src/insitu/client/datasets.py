@@ -5,16 +5,17 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import pandas as pd
 
 from insitu.client import queries
 from insitu.client.records import Listing, html_table
 from insitu.client.transport import Transport
 from insitu.errors import InvalidInput
 from insitu.tables.card import Card
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Bytes read and sent per chunk when uploading.
 CHUNK = 1 << 20
@@ -115,6 +116,8 @@ class Dataset:
 
     def columns_frame(self) -> pd.DataFrame:
         """The card's columns as a table: name, type, bounds or categories, nullable."""
+        import pandas as pd
+
         return pd.DataFrame(
             [
                 {
@@ -147,6 +150,8 @@ class Dataset:
         response = self._t.send(
             "GET", f"/v1/datasets/{quote(self.name, safe='')}/mock", params={"rows": n}
         )
+        import pandas as pd
+
         return pd.read_parquet(io.BytesIO(response.content))
 
     def query(

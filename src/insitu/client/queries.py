@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from insitu.client.requests import Request
 from insitu.client.transport import Transport
 from insitu.errors import Conflict
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def query_payload(
@@ -58,6 +59,8 @@ def run(transport: Transport, payload: dict[str, Any], *, timeout: float) -> pd.
                 details={"request_id": req.id},
             ) from None
         raise
+    import pandas as pd
+
     frame = req.result()
     if not isinstance(frame, pd.DataFrame):
         raise Conflict(f"request {req.id} did not return a table")

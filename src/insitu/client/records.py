@@ -7,12 +7,14 @@ import io
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, is_dataclass
-from typing import Any, Generic, TypeVar
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from insitu.errors import InternalError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas is imported on first use: commands that show no tables start faster.
 PARQUET = "application/vnd.apache.parquet"
 JSON = "application/json"
 
@@ -25,6 +27,8 @@ class Listing(list[T], Generic[T]):
 
     def to_frame(self) -> pd.DataFrame:
         """The items as a pandas DataFrame, one row each."""
+        import pandas as pd
+
         return pd.DataFrame([_row(item) for item in self])
 
     def _repr_html_(self) -> str:
@@ -148,6 +152,8 @@ def decode_result(data: bytes, media_type: str) -> Any:
     """A result's Python value: Parquet → DataFrame, JSON → dict/list/number, else bytes."""
     kind = media_type.split(";")[0].strip().lower()
     if kind == PARQUET:
+        import pandas as pd
+
         return pd.read_parquet(io.BytesIO(data))
     if kind == JSON:
         try:
