@@ -169,6 +169,7 @@ def main() -> None:
 
     contenders = {
         "plain DuckDB (no privacy)": (plain_duckdb(raw), args.reps),
+        "plain DuckDB on the prepared file": (plain_duckdb(prepared), args.reps),
         "insitu, prepared dataset": (insitu(prepared), args.reps),
         "insitu, raw dataset (bounding per query)": (insitu(raw), args.raw_reps),
         "OpenDP 0.16 Context API (Polars)": (opendp_context(raw), args.opendp_reps),

@@ -225,3 +225,12 @@ def test_grid_keeps_values_in_integer_range() -> None:
         assert g.lo * g.step <= lower and g.hi * g.step >= upper
         assert max(abs(g.lo), abs(g.hi)) <= 2**40
     assert grid_for(Column(name="x", type="integer", lower=0, upper=99)).step == 1.0
+
+
+def test_margin_means_pool_the_cells(data: Path) -> None:
+    plan = compile_sql("SELECT region, AVG(age), COUNT(*) FROM persons GROUP BY region", CARD)
+    pres = Presentation(margins=True, digits=3)
+    table = execute(plan, data, CARD, rho=EXACT, presentation=pres).table.set_index("region")
+    assert table.loc["Total", "mean_age"] == pytest.approx(_reference().age.mean(), abs=1e-3)
+    assert table.loc["Total", "count"] == table.drop("Total")["count"].sum()
+    assert table.loc["Total", "count_sd"] == pytest.approx(table.loc["north", "count_sd"] * 3**0.5)
