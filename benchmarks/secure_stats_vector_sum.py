@@ -1,12 +1,11 @@
 """Secure sum of a 10^6-element real vector from 3 input parties: insitu vs MPyC 0.11.
 
-insitu: each input party encodes its vector in fixed point (Z_2^64, 16 fractional
-bits), sends the explicit share to one computing party (rotating) and a 32-byte
-AES-CTR seed to the other two; each of 3 computing parties adds what it holds,
-the result party adds the 3 sums and decodes with the overflow range check —
-the protocol parties of ``insitu.protocols.secure_aggregation``, driven over a
-``Channel`` the way ``insitu.computations.secure_stats`` drives them. Two
-transports: all 7 parties as threads over ``InMemoryHub``, and each party as
+insitu: ``insitu.computations.secure_stats.run_vector_sum`` — each input party
+encodes its vector in fixed point (Z_2^64, 16 fractional bits), sends the
+explicit share to one computing party (rotating) and a 32-byte AES-CTR seed to
+the other two; each of 3 computing parties adds what it holds, the result party
+fixes the roster, adds the 3 sums and decodes with the overflow range check.
+Two transports: all 7 parties as threads over ``InMemoryHub``, and each party as
 its own OS process exchanging bytes over plain loopback HTTP (stdlib server and
 client below; no TLS, no signatures).
 
@@ -36,15 +35,13 @@ from pathlib import Path
 import numpy as np
 
 from insitu.computations.channel import Channel, InMemoryHub
-from insitu.crypto import fixed_point as fp
+from insitu.computations.secure_stats import VectorSumJob, run_vector_sum
 from insitu.errors import Unavailable
-from insitu.protocols.secure_aggregation import Reconstructor, ShareDealer, ShareHolder
 
 INPUTS = ["in0", "in1", "in2"]
 COMPUTING = ["cp0", "cp1", "cp2"]
 RESULT = "result"
 PARTIES = [*INPUTS, *COMPUTING, RESULT]
-SESSION = bytes(16)
 FRAC_BITS, BOUND = 16, 100.0
 HERE = Path(__file__).resolve().parent
 
@@ -54,34 +51,21 @@ def vector(i: int, n: int) -> np.ndarray:
 
 
 # -- one party's part ---------------------------------------------------------
-def play(name: str, channel: Channel, n: int, x: np.ndarray | None = None) -> np.ndarray | None:
-    if name in INPUTS:
-        i = INPUTS.index(name)
-        words = fp.encode(x, frac_bits=FRAC_BITS, bound=BOUND)
-        dealer = ShareDealer(session=SESSION, round_=0, computing_parties=3, explicit_to=i % 3)
-        for cp, msg in zip(COMPUTING, dealer.deal(words), strict=True):
-            channel.send(cp, "share", msg)
-        return None
-    if name in COMPUTING:
-        holder = ShareHolder(session=SESSION, round_=0, inputs=3, length=n)
-        for i, inp in enumerate(INPUTS):
-            holder.accept(i, channel.receive(inp, "share", timeout=120))
-        channel.send(RESULT, "held", holder.held())
-        channel.send(
-            RESULT, "sum", holder.aggregate(channel.receive(RESULT, "roster", timeout=120))
-        )
-        return None
-    rec = Reconstructor(
-        session=SESSION, round_=0, computing_parties=3, inputs=3, length=n, quorum=3
+def job(n: int) -> VectorSumJob:
+    return VectorSumJob(
+        job_id="bench",
+        input_parties=tuple(INPUTS),
+        computing_parties=tuple(COMPUTING),
+        result_party=RESULT,
+        length=n,
+        bound=BOUND,
+        frac_bits=FRAC_BITS,
+        timeout=120.0,
     )
-    for j, cp in enumerate(COMPUTING):
-        rec.report(j, channel.receive(cp, "held", timeout=120))
-    _, roster = rec.roster()
-    for cp in COMPUTING:
-        channel.send(cp, "roster", roster)
-    for j, cp in enumerate(COMPUTING):
-        rec.combine(j, channel.receive(cp, "sum", timeout=120))
-    return fp.decode(rec.result(), frac_bits=FRAC_BITS, lower=-3 * BOUND, upper=3 * BOUND, slack=3)
+
+
+def play(name: str, channel: Channel, n: int, x: np.ndarray | None = None) -> np.ndarray | None:
+    return run_vector_sum(job(n), channel, x)
 
 
 # -- in-process run -------------------------------------------------------------

@@ -16,6 +16,7 @@ from insitu.computations.secure_stats.spec import (
     Sum,
     Variance,
 )
+from insitu.computations.secure_stats.vector_sum import VectorSumJob, run_vector_sum
 
 __all__ = [
     "Count",
@@ -32,7 +33,9 @@ __all__ = [
     "SecureStatsSpec",
     "Sum",
     "Variance",
+    "VectorSumJob",
     "run_secure_stats",
+    "run_vector_sum",
     "simulate",
     "simulate_all",
 ]

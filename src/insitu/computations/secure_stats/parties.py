@@ -18,11 +18,10 @@ the result party. It learns who contributed and the vector sizes only.
 
 from __future__ import annotations
 
-import time
-
 import pandas as pd
 
 from insitu.computations.channel import Channel
+from insitu.computations.secure_stats import rounds
 from insitu.computations.secure_stats.control import msg_id, unpack_control
 from insitu.computations.secure_stats.features import check_rows
 from insitu.computations.secure_stats.layout import Layout
@@ -31,14 +30,8 @@ from insitu.computations.secure_stats.noise import noise_share
 from insitu.computations.secure_stats.receipt import Receipt, SecureStatsResult
 from insitu.computations.secure_stats.spec import SecureStatsSpec
 from insitu.crypto.rng import Rng, system_rng
-from insitu.errors import InsituError, InvalidInput, ProtocolAbort, Unavailable
-from insitu.protocols.secure_aggregation import ShareDealer, ShareHolder, abort_message
+from insitu.errors import InsituError, InvalidInput, ProtocolAbort
 from insitu.tables.card import Card
-
-
-def patience(spec: SecureStatsSpec) -> float:
-    """How long a party waits for a peer that is itself waiting on others."""
-    return 3.0 * spec.timeout + 5.0
 
 
 def run_input(
@@ -51,8 +44,7 @@ def run_input(
     rng: Rng = system_rng,
 ) -> SecureStatsResult:
     """Play input party ``channel.me``; see the module docstring."""
-    me, session, cps = channel.me, spec.session(), spec.computing_parties
-    index = spec.input_parties.index(me)
+    roles = spec.roles()
     try:
         if table is None:
             raise InvalidInput("an input party needs its local table")
@@ -60,28 +52,17 @@ def run_input(
         check_rows(table, cards, used_columns(layout))
         vector = encode_round(layout, 0, table, spec.card, {})
     except Exception as exc:  # declined before anything is shared; re-raised below
-        dealer = ShareDealer(session=session, round_=0, computing_parties=len(cps), explicit_to=0)
-        decline = dealer.decline(exc.code if isinstance(exc, InsituError) else "invalid_input")
-        for cp in cps:
-            channel.send(cp, msg_id(spec.job_id, 0, "share"), decline)
+        rounds.decline(roles, channel, exc.code if isinstance(exc, InsituError) else "invalid")
         raise
     round_ = 0
     while True:
-        dealer = ShareDealer(
-            session=session,
-            round_=round_,
-            computing_parties=len(cps),
-            explicit_to=(index + round_) % len(cps),
-            rng=rng,
-        )
-        for cp, message in zip(cps, dealer.deal(vector), strict=True):
-            channel.send(cp, msg_id(spec.job_id, round_, "share"), message)
+        rounds.share(roles, channel, round_, vector, rng=rng)
         reply = channel.receive(
-            spec.result_party, msg_id(spec.job_id, round_, "control"), timeout=patience(spec)
+            spec.result_party, msg_id(spec.job_id, round_, "control"), timeout=roles.patience
         )
-        control = unpack_control(reply, session, round_)
+        control = unpack_control(reply, roles.session, round_)
         if control["op"] == "done":
-            receipt = Receipt.from_dict(control.get("receipt"), party=me, role="input")
+            receipt = Receipt.from_dict(control.get("receipt"), party=channel.me, role="input")
             return SecureStatsResult(receipt=receipt)
         round_ += 1
         betas = control.get("betas")
@@ -90,60 +71,21 @@ def run_input(
         vector = encode_round(layout, round_, table, spec.card, betas)
 
 
-def _collect(
-    spec: SecureStatsSpec, channel: Channel, holder: ShareHolder, round_: int, expected: set[int]
-) -> None:
-    deadline = time.monotonic() + spec.timeout
-    for i, name in enumerate(spec.input_parties):
-        if i not in expected:
-            holder.missing(i)
-            continue
-        try:
-            payload = channel.receive(
-                name,
-                msg_id(spec.job_id, round_, "share"),
-                timeout=max(0.0, deadline - time.monotonic()),
-            )
-        except Unavailable:
-            holder.missing(i)
-            continue
-        holder.accept(i, payload)
-
-
 def run_computing(spec: SecureStatsSpec, layout: Layout, channel: Channel) -> SecureStatsResult:
     """Play computing party ``channel.me``; see the module docstring."""
-    me, session, result = channel.me, spec.session(), spec.result_party
+    roles = spec.roles()
     expected = set(range(len(spec.input_parties)))
     round_ = 0
     while True:
-        holder = ShareHolder(
-            session=session,
-            round_=round_,
-            inputs=len(spec.input_parties),
-            length=layout.length(round_),
-        )
-        try:
-            _collect(spec, channel, holder, round_, expected)
-            held = holder.held()
-        except ProtocolAbort as exc:
-            reason = f"{me}: {exc.message}"
-            channel.send(
-                result, msg_id(spec.job_id, round_, "held"), abort_message(session, round_, reason)
-            )
-            raise
-        channel.send(result, msg_id(spec.job_id, round_, "held"), held)
-        roster = channel.receive(
-            result, msg_id(spec.job_id, round_, "roster"), timeout=patience(spec)
-        )
-        noise = noise_share(layout, round_, spec.dp.rho) if spec.dp is not None else None
-        total = holder.aggregate(roster, noise=noise)
-        channel.send(result, msg_id(spec.job_id, round_, "sum"), total)
+        r = round_
+        noise = noise_share(layout, r, spec.dp.rho) if spec.dp is not None else None
+        rounds.hold(roles, channel, r, layout.length(r), expected, noise=noise)
         reply = channel.receive(
-            result, msg_id(spec.job_id, round_, "control"), timeout=patience(spec)
+            spec.result_party, msg_id(spec.job_id, r, "control"), timeout=roles.patience
         )
-        control = unpack_control(reply, session, round_)
+        control = unpack_control(reply, roles.session, r)
         if control["op"] == "done":
-            receipt = Receipt.from_dict(control.get("receipt"), party=me, role="computing")
+            receipt = Receipt.from_dict(control.get("receipt"), party=channel.me, role="computing")
             return SecureStatsResult(receipt=receipt)
         names = control.get("roster")
         if not isinstance(names, list) or not set(names) <= set(spec.input_parties):
@@ -152,4 +94,4 @@ def run_computing(spec: SecureStatsSpec, layout: Layout, channel: Channel) -> Se
         round_ += 1
 
 
-__all__ = ["patience", "run_computing", "run_input"]
+__all__ = ["run_computing", "run_input"]

@@ -22,16 +22,14 @@ from typing import Any
 import numpy as np
 
 from insitu.computations.channel import Channel
-from insitu.computations.secure_stats import results
-from insitu.computations.secure_stats.control import broadcast_abort, msg_id, pack_control
+from insitu.computations.secure_stats import results, rounds
+from insitu.computations.secure_stats.control import msg_id, pack_control
 from insitu.computations.secure_stats.layout import COUNT_KEY, Layout
 from insitu.computations.secure_stats.noise import noise_std, slack
-from insitu.computations.secure_stats.parties import patience
 from insitu.computations.secure_stats.receipt import Receipt, SecureStatsResult
 from insitu.computations.secure_stats.spec import Logistic, SecureStatsSpec
 from insitu.crypto import fixed_point as fp
 from insitu.errors import InsituError, InvalidInput, ProtocolAbort
-from insitu.protocols.secure_aggregation import Reconstructor
 
 
 class _Job:
@@ -39,18 +37,16 @@ class _Job:
 
     def __init__(self, spec: SecureStatsSpec, layout: Layout, channel: Channel) -> None:
         self.spec, self.layout, self.channel = spec, layout, channel
-        self.session = spec.session()
-        self.round = 0
-        self.cp_waits_for = "roster"
+        self.roles = spec.roles()
+        self.progress = rounds.Progress()
         self.roster: list[str] = list(spec.input_parties)
-        self.told: set[str] = set()
         self.betas: dict[str, list[float]] = {}
         self.hessians: dict[str, Any] = {}
         self.sums: dict[str, Any] = {}
 
     def send_all(self, names: list[str], step: str, payload: bytes) -> None:
         for name in names:
-            self.channel.send(name, msg_id(self.spec.job_id, self.round, step), payload)
+            self.channel.send(name, msg_id(self.spec.job_id, self.progress.round, step), payload)
 
     def receipt(self) -> Receipt:
         spec, layout = self.spec, self.layout
@@ -73,49 +69,26 @@ class _Job:
             precision=precision,
         )
 
-    def abort(self, reason: str) -> None:
-        cps = [
-            (cp, msg_id(self.spec.job_id, self.round, self.cp_waits_for))
-            for cp in self.spec.computing_parties
-        ]
-        inputs = [
-            (p, msg_id(self.spec.job_id, self.round, "control"))
-            for p in self.spec.input_parties
-            if p not in self.told
-        ]
-        broadcast_abort(self.channel, cps + inputs, self.session, self.round, reason)
-
 
 def _aggregate_round(job: _Job) -> None:
-    spec, layout, channel = job.spec, job.layout, job.channel
-    r = job.round
+    spec, layout = job.spec, job.layout
+    r = job.progress.round
+
+    def fix_roster(indices: list[int]) -> None:
+        names = [spec.input_parties[i] for i in indices]
+        if r > 0 and names != job.roster:
+            raise ProtocolAbort("an input party dropped out between rounds")
+        job.roster = names
+        if r == 0:
+            left_out = [p for p in spec.input_parties if p not in names]
+            done = {"op": "done", "receipt": job.receipt().to_dict()}
+            job.send_all(left_out, "control", pack_control(job.roles.session, 0, done))
+            job.progress.told.update(left_out)
+
     quorum = spec.required if r == 0 else len(job.roster)
-    rec = Reconstructor(
-        session=job.session,
-        round_=r,
-        computing_parties=len(spec.computing_parties),
-        inputs=len(spec.input_parties),
-        length=layout.length(r),
-        quorum=quorum,
+    _, words = rounds.reconstruct(
+        job.roles, job.channel, job.progress, layout.length(r), quorum, on_roster=fix_roster
     )
-    job.cp_waits_for = "roster"
-    for j, cp in enumerate(spec.computing_parties):
-        rec.report(j, channel.receive(cp, msg_id(spec.job_id, r, "held"), timeout=patience(spec)))
-    indices, roster_msg = rec.roster()
-    names = [spec.input_parties[i] for i in indices]
-    if r > 0 and names != job.roster:
-        raise ProtocolAbort("an input party dropped out between rounds")
-    job.roster = names
-    if r == 0:
-        left_out = [p for p in spec.input_parties if p not in names]
-        done = pack_control(job.session, 0, {"op": "done", "receipt": job.receipt().to_dict()})
-        job.send_all(left_out, "control", done)
-        job.told.update(left_out)
-    job.send_all(spec.computing_parties, "roster", roster_msg)
-    job.cp_waits_for = "control"
-    for j, cp in enumerate(spec.computing_parties):
-        rec.combine(j, channel.receive(cp, msg_id(spec.job_id, r, "sum"), timeout=patience(spec)))
-    words = rec.result()
     f, lo, hi = layout.slot_params(r)
     rho = spec.dp.rho if spec.dp else None
     tolerance = slack(layout, r, rho, len(spec.computing_parties))
@@ -142,24 +115,23 @@ def _aggregate_round(job: _Job) -> None:
 def run_result(spec: SecureStatsSpec, layout: Layout, channel: Channel) -> SecureStatsResult:
     """Play the result party; see the module docstring."""
     job = _Job(spec, layout, channel)
+    session, progress = job.roles.session, job.progress
     try:
         while True:
             _aggregate_round(job)
             targets = [*spec.computing_parties, *job.roster]
-            if job.round + 1 < layout.rounds:
+            if progress.round + 1 < layout.rounds:
                 body = {"op": "next", "betas": job.betas, "roster": job.roster}
-                job.send_all(targets, "control", pack_control(job.session, job.round, body))
-                job.round += 1
+                job.send_all(targets, "control", pack_control(session, progress.round, body))
+                progress.round += 1
                 continue
             values = _values(job)
             receipt = job.receipt()
-            done = pack_control(
-                job.session, job.round, {"op": "done", "receipt": receipt.to_dict()}
-            )
-            job.send_all(targets, "control", done)
+            done = {"op": "done", "receipt": receipt.to_dict()}
+            job.send_all(targets, "control", pack_control(session, progress.round, done))
             return SecureStatsResult(receipt=receipt, values=values)
     except InsituError as exc:
-        job.abort(exc.message)
+        rounds.abort_all(job.roles, channel, progress, exc.message)
         raise
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from insitu.computations.secure_stats.rounds import Roles
 from insitu.crypto.hashing import hash_json
 from insitu.errors import InvalidInput
 from insitu.tables.card import Card
@@ -177,6 +178,17 @@ class SecureStatsSpec(BaseModel):
     def session(self) -> bytes:
         """16-byte session id binding every protocol message to this spec."""
         return bytes.fromhex(self.digest())[:16]
+
+    def roles(self) -> Roles:
+        """The parties and timeout, as the aggregation rounds need them."""
+        return Roles(
+            job_id=self.job_id,
+            session=self.session(),
+            input_parties=tuple(self.input_parties),
+            computing_parties=tuple(self.computing_parties),
+            result_party=self.result_party,
+            timeout=self.timeout,
+        )
 
     def names(self) -> list[str]:
         """The output name of each statistic, in order."""
