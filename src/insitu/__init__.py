@@ -1,6 +1,9 @@
 """insitu: compute on data that must not be shared."""
 
-from typing import TYPE_CHECKING, Any
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from insitu.errors import InsituError
 
@@ -10,11 +13,21 @@ if TYPE_CHECKING:
     from insitu.client import NodeClient
 
 
-def connect(url: str | None = None, **options: Any) -> "NodeClient":
-    """Connect to a node; see :func:`insitu.client.connect` (imported on first use)."""
+def connect(
+    url: str | None = None,
+    *,
+    token: str | None = None,
+    verify: bool | str | Path = True,
+    timeout: float = 30.0,
+) -> NodeClient:
+    """Connect to a node as the member owning ``token``; see :func:`insitu.client.connect`.
+
+    ``url`` and ``token`` default to ``$INSITU_URL`` and ``$INSITU_TOKEN``.
+    The client package is imported on first use, so ``import insitu`` stays light.
+    """
     from insitu.client import connect as _connect
 
-    return _connect(url, **options)
+    return _connect(url, token=token, verify=verify, timeout=timeout)
 
 
 __all__ = ["InsituError", "__version__", "connect"]

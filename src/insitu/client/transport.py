@@ -15,6 +15,8 @@ from insitu.errors import InsituError, InternalError, InvalidInput, Unavailable,
 
 #: Seconds a call may take by default (connect, read, write each).
 DEFAULT_TIMEOUT = 30.0
+#: Times a refused or failed connection attempt is retried before ``Unavailable``.
+CONNECT_RETRIES = 2
 
 
 def tls_context(verify: bool | str | Path) -> ssl.SSLContext | bool:
@@ -69,7 +71,12 @@ class Transport:
             headers["Authorization"] = f"Bearer {token}"
         # Plain-HTTP nodes (loopback, tests) skip loading the CA store, which is slow.
         tls = tls_context(verify) if self.url.startswith("https://") else False
-        self._http = httpx.Client(base_url=self.url, headers=headers, verify=tls, timeout=timeout)
+        # Retries cover failed connection attempts only (nothing was sent), so they are
+        # safe for every method; the pool keeps connections alive between calls.
+        pool = httpx.HTTPTransport(verify=tls, retries=CONNECT_RETRIES)
+        self._http = httpx.Client(
+            base_url=self.url, headers=headers, transport=pool, timeout=timeout
+        )
 
     def __repr__(self) -> str:
         return f"Transport({self.url!r})"
