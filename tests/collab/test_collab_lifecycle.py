@@ -136,3 +136,19 @@ def test_restart_fails_a_running_job_and_tells_the_others(pair: dict[str, Served
     view = _ended(south, "crash")
     assert view["state"] == "cancelled"
     assert "restarted" in str(view["reason"])
+
+
+def test_secure_sum_of_an_integer_column(pair: dict[str, Served]) -> None:
+    north, south = pair["north"], pair["south"]
+    spec = spec_for(pair, "ages", result="south")
+    spec["parameters"] = {"column": "age"}
+    with north.http() as c:
+        assert c.post("/v1/collaborations", json=spec).status_code == 201
+        assert c.post("/v1/collaborations/ages/approve").status_code == 200
+    wait_for(lambda: state(south, "ages")["state"] == "proposed")
+    with south.http() as c:
+        assert c.post("/v1/collaborations/ages/approve").status_code == 200
+    assert _ended(south, "ages")["state"] == "done"
+    assert _ended(north, "ages")["result_available"] is False
+    with south.http() as c:
+        assert c.get("/v1/collaborations/ages/result").json()["result"] == {"total": 2 * 114}

@@ -311,10 +311,16 @@ class Collaborations:
         )
 
     def _record(self, actor: str, action: str, job: Job, data: dict[str, Any]) -> None:
-        entry = {"spec_hash": job.spec_hash, "me": job.me, "state": job.state.value, **data}
+        entry = {
+            "collab_id": job.collab_id,
+            "spec_hash": job.spec_hash,
+            "me": job.me,
+            "state": job.state.value,
+            **data,
+        }
         if job.reason and "reason" not in entry and job.state.terminal:
             entry["reason"] = job.reason
-        self._audit.record(actor, action, f"collab:{job.collab_id}", entry)
+        self._audit.record(actor, action, audit_subject(job.spec_hash), entry)
 
     def _send(
         self, spec: CollaborationSpec, job: Job, path: str, body: dict[str, Any], *, now: float
@@ -331,9 +337,14 @@ class Collaborations:
                 )
 
 
+def audit_subject(spec_hash: str) -> str:
+    """The audit subject of a collaboration's entries: ``collaboration:<spec hash>``."""
+    return f"collaboration:{spec_hash}"
+
+
 def result_hash(result: dict[str, Any]) -> str:
     """Hex SHA-256 of a result's canonical JSON (recorded in the audit log)."""
     return sha256_hex(canonical_json(result))
 
 
-__all__ = ["NOTICE_GRACE_SECONDS", "Collaborations", "result_hash"]
+__all__ = ["NOTICE_GRACE_SECONDS", "Collaborations", "audit_subject", "result_hash"]

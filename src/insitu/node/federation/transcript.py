@@ -1,8 +1,9 @@
 """Joint audit: show from two parties' audit exports that they ran one spec on one transcript.
 
-Each party records, under subject ``collab:<id>``, the spec hash in every
-entry, each approval, the SHA-256 of every protocol message it sent
-(``collab.message_sent``: to whom, message id) and received
+Each party records, under subject ``collaboration:<spec hash>``, the
+collaboration id and spec hash in every entry, each approval, the SHA-256 of
+every protocol message it sent (``collab.message_sent``: to whom, message id)
+and received
 (``collab.message_received``: from whom, message id), and the outcome.
 :func:`compare_transcripts` pairs A's sent messages to B with B's received
 messages from A (and the reverse) and lists every difference. Verify each
@@ -77,9 +78,11 @@ def read_transcript(source: Source, collab_id: str) -> Transcript:
     """One party's transcript of ``collab_id`` from its export (path, export or entries)."""
     t = Transcript(collab_id)
     for row in _rows(source):
-        if row.get("subject") != f"collab:{collab_id}":
-            continue
         data = row.get("data") or {}
+        if not str(row.get("subject", "")).startswith("collaboration:"):
+            continue
+        if data.get("collab_id") != collab_id:
+            continue
         action = str(row.get("action"))
         if "spec_hash" in data:
             t.spec_hashes.add(str(data["spec_hash"]))
