@@ -89,7 +89,7 @@ def test_card_violation_without_quorum_fails_everywhere() -> None:
 
 def test_absent_party_times_out_and_is_left_out_under_quorum() -> None:
     tables = split(3)
-    out = simulate_all(spec(STATS, quorum=2, timeout=0.5), tables, absent=["holder0"])
+    out = simulate_all(spec(STATS, quorum=2, timeout=2.0), tables, absent=["holder0"])
     assert out["analyst"].receipt.left_out == ["holder0"]
     assert out["analyst"].values["count"] == len(tables["holder1"]) + len(tables["holder2"])
     assert "holder0" not in out
