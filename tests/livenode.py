@@ -51,8 +51,8 @@ class LiveNode:
     proc: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def create(cls, tmp_path: Path, name: str) -> LiveNode:
-        result = init_node(tmp_path / name, name=name)
+    def create(cls, tmp_path: Path, name: str, *, database_url: str | None = None) -> LiveNode:
+        result = init_node(tmp_path / name, name=name, database_url=database_url)
         return cls(result.data_dir, name, result.owner_token)
 
     @property

@@ -32,8 +32,9 @@ def _wait(c: httpx.Client, rid: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-def node(tmp_path: Path) -> Iterator[LiveNode]:
-    n = LiveNode.create(tmp_path, "office").start()
+def node(tmp_path: Path, database_url: str) -> Iterator[LiveNode]:
+    url = None if database_url.startswith("sqlite") else database_url
+    n = LiveNode.create(tmp_path, "office", database_url=url).start()
     yield n
     n.stop()
 

@@ -47,6 +47,14 @@ class Api:
         assert r.status_code == 201, r.text
         return self.as_(r.json()["token"])
 
+    def wait(self, rid: int, headers: dict[str, str]) -> dict[str, Any]:
+        """Long-poll a request until it leaves approved/running."""
+        for _ in range(400):
+            r = self.client.get(f"/v1/requests/{rid}/wait?timeout=5", headers=headers).json()
+            if r["status"] not in ("approved", "running"):
+                return dict(r)
+        raise AssertionError(f"request {rid} did not finish")
+
     def register(
         self, name: str = "persons", csv: str = CSV, card: dict[str, Any] | None = None
     ) -> Any:

@@ -73,3 +73,8 @@ def test_export_checks_with_public_key_only(node_dir: Path, tmp_path: Path) -> N
     lines[index] = lines[index].replace('"member.added"', '"member.removed"')
     out.write_text("\n".join(lines) + "\n")
     assert not verify_export(out).ok
+
+
+def test_missing_checkpoint_is_reported(node_dir: Path) -> None:
+    (node_dir / "audit.head").unlink()
+    assert ProblemKind.TRUNCATED in _verify(node_dir)

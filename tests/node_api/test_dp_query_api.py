@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 from typing import Any
 
 import pandas as pd
@@ -22,15 +21,6 @@ def _query(api: Api, headers: dict[str, str], **privacy: Any) -> Any:
     return api.client.post("/v1/requests", json=body, headers=headers)
 
 
-def _finish(api: Api, rid: int, headers: dict[str, str]) -> dict[str, Any]:
-    for _ in range(400):
-        r = api.client.get(f"/v1/requests/{rid}/wait?timeout=5", headers=headers).json()
-        if r["status"] not in ("approved", "running"):
-            return dict(r)
-        time.sleep(0.02)
-    raise AssertionError("query did not finish")
-
-
 def test_policy_releases_dp_query_with_error_columns_and_charges_ledger(api: Api) -> None:
     assert api.register(csv=ROWS).status_code == 201
     ana = api.add_member("ana", "analyst")
@@ -44,7 +34,7 @@ def test_policy_releases_dp_query_with_error_columns_and_charges_ledger(api: Api
     r = _query(api, ana, rho=0.2)
     assert r.status_code == 201, r.text
     assert r.json()["decided_by"] == "policy:small"
-    done = _finish(api, r.json()["id"], ana)
+    done = api.wait(r.json()["id"], ana)
     assert done["status"] == "released", done
     frame = pd.read_parquet(
         io.BytesIO(api.client.get(f"/v1/requests/{done['id']}/result", headers=ana).content)
@@ -94,7 +84,7 @@ def test_concurrent_queries_never_overspend(api: Api) -> None:
         t.start()
     for t in threads:
         t.join()
-    outcomes = [_finish(api, i, ana)["status"] for i in ids]
+    outcomes = [api.wait(i, ana)["status"] for i in ids]
     ledger = api.client.get("/v1/ledger", headers=api.owner).json()
     spent = sum(c["rho"] for c in ledger)
     assert spent <= 1.0 + 1e-9

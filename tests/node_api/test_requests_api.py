@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from typing import Any
 
 import pandas as pd
@@ -30,15 +29,6 @@ def _submit(api: Api, headers: dict[str, str], source: str = SOURCE) -> dict[str
     return dict(r.json())
 
 
-def _wait(api: Api, rid: int, headers: dict[str, str]) -> dict[str, Any]:
-    for _ in range(200):
-        r = api.client.get(f"/v1/requests/{rid}/wait?timeout=5", headers=headers).json()
-        if r["status"] not in ("approved", "running"):
-            return dict(r)
-        time.sleep(0.05)
-    raise AssertionError("request did not finish")
-
-
 def test_code_request_full_lifecycle(api: Api) -> None:
     api.register()
     ana = api.add_member("ana", "analyst")
@@ -54,7 +44,7 @@ def test_code_request_full_lifecycle(api: Api) -> None:
         api.client.post(f"/v1/requests/{req['id']}/approve", headers=api.owner).json()["status"]
         == "approved"
     )
-    done = _wait(api, req["id"], ana)
+    done = api.wait(req["id"], ana)
     assert done["status"] == "done", done
     assert api.client.get(f"/v1/requests/{req['id']}/result", headers=ana).status_code == 409
     assert (
@@ -118,7 +108,7 @@ def test_policy_approves_and_releases(api: Api) -> None:
     )
     req = _submit(api, ana)
     assert req["status"] == "approved" and req["decided_by"] == "policy:trusted"
-    assert _wait(api, req["id"], ana)["status"] == "released"
+    assert api.wait(req["id"], ana)["status"] == "released"
     value = api.client.get(f"/v1/requests/{req['id']}/result", headers=ana)
     assert value.headers["content-type"].startswith("application/vnd.apache.parquet")
 
@@ -128,8 +118,12 @@ def test_failing_code_fails_cleanly(api: Api) -> None:
     ana = api.add_member("ana", "analyst")
     req = _submit(api, ana, "def boom(persons):\n    raise ValueError('nope')\n")
     api.client.post(f"/v1/requests/{req['id']}/approve", headers=api.owner)
-    done = _wait(api, req["id"], ana)
-    assert done["status"] == "failed" and "nope" in done["reason"]
+    done = api.wait(req["id"], ana)
+    assert done["status"] == "failed" and "ValueError" in done["reason"]
+    assert "nope" not in done["reason"]  # the message may hold private values
+    audit = api.client.get("/v1/audit", headers=api.owner).json()
+    failed = [e for e in audit if e["action"] == "request.failed"]
+    assert "nope" in failed[0]["data"]["private"]["error"]
 
 
 def test_bad_code_requests_are_refused(api: Api) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,23 @@ from insitu.node.sandbox import Limits, check_source, run_function
 from insitu.node.store.records import Request
 
 MEDIA_TYPES = {"parquet": "application/vnd.apache.parquet", "json": "application/json"}
+
+
+_RAISED = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)):")
+
+
+def public_error(error: str) -> str:
+    """What the analyst may see of a failure on private data.
+
+    An exception's message can carry private values (``raise ValueError(row)``),
+    so only its type leaves; the full text goes to the owner's audit log.
+    Failures the sandbox reports itself (limits, refused access) say nothing
+    about the data and are shown as they are.
+    """
+    match = _RAISED.match(error)
+    if match is None:
+        return error
+    return f"the function raised {match.group(1)} (the owner can read its message in the audit log)"
 
 
 class CodeKind(RequestKind):
@@ -51,8 +69,10 @@ class CodeKind(RequestKind):
             request.payload["source"], tables=paths, limits=self._limits, workdir=workdir
         )
         if not outcome.ok:
+            error = outcome.error or "the function failed"
             raise ExecutionFailed(
-                outcome.error or "the function failed", details={"stderr": outcome.stderr[-2000:]}
+                public_error(error),
+                details={"private": {"error": error, "stderr": outcome.stderr[-2000:]}},
             )
         return Output(
             data=outcome.output,

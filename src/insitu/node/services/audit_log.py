@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import asdict
 from pathlib import Path
@@ -83,7 +84,17 @@ class AuditLog:
 
     def verify(self) -> chain.VerifyReport:
         head = chain.read_checkpoint(self._head_path)
-        return chain.verify((_to_entry(r) for r in self.entries()), self._key.public_key, head=head)
+        entries = [_to_entry(r) for r in self.entries()]
+        report = chain.verify(entries, self._key.public_key, head=head)
+        if head is None and entries:
+            missing = chain.Problem(
+                seq=entries[-1].seq,
+                kind=chain.ProblemKind.TRUNCATED,
+                detail=f"the checkpoint file {self._head_path.name} is missing; "
+                "entries cut from the end could not be noticed",
+            )
+            report = dataclasses.replace(report, problems=(*report.problems, missing))
+        return report
 
     def export(self, path: Path) -> int:
         entries = [_to_entry(r) for r in self.entries()]

@@ -244,12 +244,14 @@ class Requests:
         try:
             output = self.kind(req.kind).run(req, self._data, workdir)
         except InsituError as exc:
-            return self._fail(req, f"{exc.code}: {exc.message}")
+            private = exc.details.get("private") if isinstance(exc.details, dict) else None
+            return self._fail(req, f"{exc.code}: {exc.message}", private=private)
         except Exception as exc:  # a bug in a kind must not kill the runner
             return self._fail(req, f"internal error: {type(exc).__name__}")
         return self._complete(req, output)
 
-    def _fail(self, req: Request, reason: str) -> Request:
+    def _fail(self, req: Request, reason: str, *, private: Any = None) -> Request:
+        """Mark a run failed: ``reason`` goes to the requester, ``private`` to the audit log."""
         now = self._clock()
         with self._store.transaction():
             out = self._store.transition(
@@ -260,9 +262,10 @@ class Requests:
                 finished_at=now,
                 reason=reason[:2000],
             )
-            self._audit.record(
-                "node", "request.failed", f"request:{req.id}", {"reason": reason[:2000]}
-            )
+            data: dict[str, Any] = {"reason": reason[:2000]}
+            if private is not None:
+                data["private"] = private
+            self._audit.record("node", "request.failed", f"request:{req.id}", data)
         return out
 
     def _complete(self, req: Request, output: Output) -> Request:
