@@ -23,7 +23,11 @@ class Prepared:
 
 @dataclass(frozen=True)
 class Output:
-    """What a run produced, before release."""
+    """What a run produced, before release.
+
+    ``notes`` go into the public receipt: they MUST NOT hold private values
+    (no printed output of custom code, no true counts).
+    """
 
     data: bytes
     media_type: str

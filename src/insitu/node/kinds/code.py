@@ -77,11 +77,7 @@ class CodeKind(RequestKind):
         return Output(
             data=outcome.output,
             media_type=MEDIA_TYPES[str(outcome.output_kind.value)],
-            notes={
-                "cpu_seconds": outcome.cpu_seconds,
-                "wall_seconds": outcome.wall_seconds,
-                "stdout": outcome.stdout[-4000:],
-            },
+            notes={"cpu_seconds": outcome.cpu_seconds, "wall_seconds": outcome.wall_seconds},
         )
 
     def run(self, request: Request, data: DatasetAccess, workdir: Path) -> Output:

@@ -338,6 +338,7 @@ class Requests:
             },
             "cost": req.cost,
             "inputs": res.receipt.get("inputs", []),
+            "notes": res.receipt.get("notes", {}),
             "code_hash": req.payload_hash,
             "result": {
                 "content_hash": res.content_hash,
