@@ -152,3 +152,34 @@ def test_secure_sum_of_an_integer_column(pair: dict[str, Served]) -> None:
     assert _ended(north, "ages")["result_available"] is False
     with south.http() as c:
         assert c.get("/v1/collaborations/ages/result").json()["result"] == {"total": 2 * 114}
+
+
+@pytest.mark.postgres
+def test_two_party_count_with_postgres_nodes(serve: Serve, postgres_url: str) -> None:
+    import psycopg
+
+    second = postgres_url.rsplit("/", 1)[0] + "/" + postgres_url.rsplit("/", 1)[1] + "_b"
+    admin = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{second.rsplit("/", 1)[1]}"')
+    try:
+        nodes = {
+            "east": serve("east", database_url=postgres_url),
+            "west": serve("west", database_url=second),
+        }
+        peer_all(nodes)
+        with nodes["east"].http() as c:
+            spec = spec_for(nodes, "pg", result="east")
+            assert c.post("/v1/collaborations", json=spec).status_code == 201
+            assert c.post("/v1/collaborations/pg/approve").status_code == 200
+        wait_for(lambda: state(nodes["west"], "pg")["state"] == "proposed")
+        with nodes["west"].http() as c:
+            assert c.post("/v1/collaborations/pg/approve").status_code == 200
+        assert _ended(nodes["east"], "pg")["state"] == "done"
+        with nodes["east"].http() as c:
+            assert c.get("/v1/collaborations/pg/result").json()["result"] == {"total": 6}
+        for node in nodes.values():
+            node.stop()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{second.rsplit("/", 1)[1]}" WITH (FORCE)')
