@@ -77,6 +77,16 @@ def start(
     ] = None,
     database_url: DbOpt = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "warning",
+    insecure_peers: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-peers", help="Allow plain-HTTP peers (local tests and demos only)."
+        ),
+    ] = False,
+    public_url: Annotated[
+        str | None,
+        typer.Option("--public-url", help="URL peers use to reach this node.", show_default=False),
+    ] = None,
 ) -> None:
     """Serve the node over HTTP(S) until SIGINT or SIGTERM; logs one ready line with its URL."""
     from insitu.node.serve import serve

@@ -25,11 +25,22 @@ def serve(
     tls_key: str | Path | None = None,
     database_url: str | None = None,
     log_level: str = "warning",
+    insecure_peers: bool | None = None,
+    public_url: str | None = None,
 ) -> None:
-    """Run the node until interrupted (SIGINT/SIGTERM stop it cleanly)."""
+    """Run the node until interrupted (SIGINT/SIGTERM stop it cleanly).
+
+    ``insecure_peers`` allows plain-HTTP peers (local demos and tests only);
+    ``public_url`` is the address peers use to reach this node (it goes into
+    invites); both override the directory's ``node.json`` for this run.
+    """
     if (tls_cert is None) != (tls_key is None):
         raise InvalidInput("give both --tls-cert and --tls-key, or neither")
-    settings = NodeSettings.load(data_dir, database_url=database_url)
+    settings = NodeSettings.load(
+        data_dir, database_url=database_url, insecure_peers=insecure_peers, public_url=public_url
+    )
+    if settings.insecure_peers:
+        log.warning("insecure peers allowed: node-to-node calls may use plain HTTP")
     node = Node(settings)
     scheme = "https" if tls_cert else "http"
     config = uvicorn.Config(
