@@ -183,3 +183,24 @@ def test_two_party_count_with_postgres_nodes(serve: Serve, postgres_url: str) ->
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{second.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def test_a_cost_over_budget_stops_it_before_anything_is_sent(pair: dict[str, Served]) -> None:
+    north, south = pair["north"], pair["south"]
+    with south.http() as c:
+        assert c.put("/v1/budgets/persons", json={"rho": 0.01}).status_code == 200
+    spec = spec_for(pair, "costly", result="north", costs={"south": {"epsilon": 0.5}})
+    with north.http() as c:
+        assert c.post("/v1/collaborations", json=spec).status_code == 201
+        assert c.post("/v1/collaborations/costly/approve").status_code == 200
+    wait_for(lambda: state(south, "costly")["state"] == "proposed")
+    with south.http() as c:
+        assert c.post("/v1/collaborations/costly/approve").status_code == 200
+    s_view, n_view = _ended(south, "costly"), _ended(north, "costly")
+    assert s_view["state"] == "failed" and "ρ=0.01 left" in str(s_view["reason"])
+    assert n_view["state"] in {"failed", "cancelled"} and "ρ=0.01 left" in str(n_view["reason"])
+    assert s_view["budget"] == "none" and not s_view["released"]
+    with south.http() as c:
+        assert c.get("/v1/ledger").json() == []
+    sent = [e for e in south.node.audit.entries() if e.action == "collab.message_sent"]
+    assert sent == []

@@ -228,8 +228,8 @@ class CollaborationRunner:
             return
         if started.job.state is not JobState.RUNNING:
             return
-        channel = self._channel(started.spec, started.job)
         try:
+            channel = self._channel(started.spec, started.job)
             output = self._run(started.spec, started.job, channel)
         except Exception as exc:  # every failure ends the job cleanly, with its reason
             reason = exc.message if isinstance(exc, InsituError) else f"{type(exc).__name__}: {exc}"
