@@ -110,6 +110,8 @@ def start(
             tls_key=tls_key,
             database_url=database_url,
             log_level=log_level,
+            insecure_peers=insecure_peers or None,
+            public_url=public_url,
         )
     finally:
         for sig, handler in previous.items():
