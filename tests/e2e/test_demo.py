@@ -19,5 +19,12 @@ def test_demo_runs_to_completion() -> None:
         env={"COLUMNS": "120", "PATH": "/usr/bin:/bin", "HOME": "/tmp"},
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    for marker in ("Remote analysis with custom code", "differential privacy", "intact = True", "Done"):
+    for marker in (
+        "Remote analysis with custom code",
+        "differential privacy",
+        "intact = True",
+        "A secure count across three offices",
+        "'total': 45000",
+        "Done",
+    ):
         assert marker in out.stdout

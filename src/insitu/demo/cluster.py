@@ -41,7 +41,18 @@ class DemoNode:
     def start(self, timeout: float = 60.0) -> None:
         log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - the server owns it
         self.proc = subprocess.Popen(
-            [*CLI, "node", "start", str(self.data_dir), "--port", str(self.port)],
+            [
+                *CLI,
+                "node",
+                "start",
+                str(self.data_dir),
+                "--port",
+                str(self.port),
+                # loopback only: the demo's nodes talk plain HTTP to each other
+                "--insecure-peers",
+                "--public-url",
+                self.url,
+            ],
             stdout=log,
             stderr=log,
             start_new_session=True,

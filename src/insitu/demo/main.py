@@ -7,7 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from insitu.demo import dp_queries, remote_code
+from insitu.demo import dp_queries, peering, remote_code, secure_count
 from insitu.demo.cluster import DemoNode, init_node
 from insitu.demo.story import chapter, console, says
 
@@ -27,8 +27,10 @@ def run(keep_running: bool = False, data_dir: Path | None = None) -> int:
             node.start()
             nodes.append(node)
             says(name, f"is up at {node.url} (key fingerprint {node.public_key[:12]}…)")
-        remote_code.run(nodes[0], root / "data")
+        analyst_token = remote_code.run(nodes[0], root / "data")
         dp_queries.run(nodes[0])
+        peering.run(nodes)
+        secure_count.run(nodes, root / "data", analyst_token)
         chapter("Done", f"every flow ran in {time.monotonic() - started:.1f} s")
         if keep_running:
             for n in nodes:

@@ -21,7 +21,8 @@ def income_by_region(persons: pd.DataFrame) -> pd.DataFrame:
     return table[table["people"] >= 10].round({"mean_income": -2})
 
 
-def run(office: DemoNode, workdir: Path) -> None:
+def run(office: DemoNode, workdir: Path) -> str:
+    """Run the chapter; returns the analyst's token for later chapters."""
     chapter(
         "Remote analysis with custom code",
         "An analyst's function travels to the data; the owner decides.",
@@ -94,3 +95,4 @@ def run(office: DemoNode, workdir: Path) -> None:
         f"audit log: {verdict['checked']} entries, intact = {verdict['ok']}",
         role="owner",
     )
+    return analyst_token
