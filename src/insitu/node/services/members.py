@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from insitu.crypto.hashing import sha256_hex
 from insitu.crypto.rng import Rng, system_rng
@@ -45,10 +46,15 @@ class IssuedToken:
 class Members:
     """Create members, issue and revoke tokens, authenticate callers."""
 
-    def __init__(self, store: Store, audit: AuditLog, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, audit: AuditLog, clock: Clock, *, cache_seconds: float = 1.0
+    ) -> None:
         self._store = store
         self._audit = audit
         self._clock = clock
+        self._fresh = timedelta(seconds=cache_seconds)
+        self._cache: dict[str, tuple[Member, datetime]] = {}
+        self._cache_lock = threading.Lock()
 
     def add(
         self, name: str, role: Role | str, *, by: str, expires_in_days: float | None = None
@@ -94,21 +100,44 @@ class Members:
         return IssuedToken(member, token, info)
 
     def revoke(self, name: str, *, by: str, token_id: int | None = None) -> int:
+        self._forget()
         with self._store.transaction():
             count = self._store.revoke_tokens(name, at=self._clock(), token_id=token_id)
+            self._store.after_commit(self._forget)
             self._audit.record(
                 by, "token.revoked", f"member:{name}", {"token_id": token_id, "count": count}
             )
         return count
 
     def authenticate(self, token: str | None) -> Member:
-        """The member behind a bearer token; one opaque error for every failure."""
+        """The member behind a bearer token; one opaque error for every failure.
+
+        A successful check is remembered for ``cache_seconds`` (1 s) so polling
+        clients do not hit the database twice per call. Revocation through this
+        node clears the cache at once; a token's expiry is honoured to within
+        that second.
+        """
         if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 128:
             raise Unauthenticated("missing or invalid token")
-        member = self._store.member_for_token(hash_token(token), now=self._clock())
+        digest = hash_token(token)
+        now = self._clock()
+        with self._cache_lock:
+            cached = self._cache.get(digest)
+        if cached is not None and timedelta(0) <= now - cached[1] < self._fresh:
+            return cached[0]
+        member = self._store.member_for_token(digest, now=now)
         if member is None:
             raise Unauthenticated("missing or invalid token")
+        with self._cache_lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (member, now)
         return member
+
+    def _forget(self) -> None:
+        """Drop cached authentications, so a revocation takes effect at once."""
+        with self._cache_lock:
+            self._cache.clear()
 
     def all(self) -> list[Member]:
         return self._store.list_members()
