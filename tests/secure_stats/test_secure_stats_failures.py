@@ -12,6 +12,7 @@ from insitu.computations.secure_stats import (
     Mean,
     SecureStatsSpec,
     Variance,
+    check_spec,
     run_secure_stats,
     simulate_all,
 )
@@ -208,3 +209,6 @@ def test_bad_specs_refused() -> None:
         Layout(spec([Variance(column="wage")], max_rows=2**40))
     with pytest.raises(InvalidInput, match="bounds"):
         Layout(spec([Mean(column="region")]))
+    with pytest.raises(InvalidInput, match="unknown column 'income'"):
+        check_spec(spec([Mean(column="income")]).model_dump())
+    assert check_spec(good).job_id == "cps-job"

@@ -2,7 +2,12 @@
 
 from insitu.computations.secure_stats.receipt import Receipt, SecureStatsResult
 from insitu.computations.secure_stats.results import Regression
-from insitu.computations.secure_stats.run import run_secure_stats, simulate, simulate_all
+from insitu.computations.secure_stats.run import (
+    check_spec,
+    run_secure_stats,
+    simulate,
+    simulate_all,
+)
 from insitu.computations.secure_stats.spec import (
     Count,
     CrossTable,
@@ -34,6 +39,7 @@ __all__ = [
     "Sum",
     "Variance",
     "VectorSumJob",
+    "check_spec",
     "run_secure_stats",
     "run_vector_sum",
     "simulate",

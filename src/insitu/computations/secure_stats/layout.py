@@ -35,7 +35,7 @@ from insitu.computations.secure_stats.spec import (
     Variance,
 )
 from insitu.crypto import fixed_point as fp
-from insitu.errors import InvalidInput
+from insitu.errors import InvalidInput, NotFound
 from insitu.tables.card import Card
 
 COUNT_KEY = "count"
@@ -101,7 +101,10 @@ class Layout:
         self.blocks: list[Block] = []
         self._add(COUNT_KEY, "count", ("rows",), [(0.0, 1.0)], exact=True, one_hot=True)
         for stat in spec.statistics:
-            self._add_stat(stat)
+            try:
+                self._add_stat(stat)
+            except NotFound as exc:  # a statistic names a column the card lacks
+                raise InvalidInput(exc.message) from None
         self.rounds = max(b.rounds for b in self.blocks)
 
     # -- building ----------------------------------------------------------

@@ -37,6 +37,19 @@ def _as_spec(spec: SecureStatsSpec | Mapping[str, Any]) -> SecureStatsSpec:
     return SecureStatsSpec.parse(spec)
 
 
+def check_spec(spec: SecureStatsSpec | Mapping[str, Any]) -> SecureStatsSpec:
+    """Validate a spec fully (columns, bounds, headroom) before any party runs it.
+
+    Raises
+    ------
+    InvalidInput
+        With the first problem found; every party would raise the same at start.
+    """
+    parsed = _as_spec(spec)
+    Layout(parsed)
+    return parsed
+
+
 def run_secure_stats(
     spec: SecureStatsSpec | Mapping[str, Any],
     channel: Channel,
@@ -143,4 +156,4 @@ def simulate(
     return outcome
 
 
-__all__ = ["run_secure_stats", "simulate", "simulate_all"]
+__all__ = ["check_spec", "run_secure_stats", "simulate", "simulate_all"]
