@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import ssl
+from collections import deque
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import httpx
 
 import insitu
-from insitu.errors import InsituError, InternalError, InvalidInput, Unavailable, all_error_classes
+from insitu.errors import InsituError, InternalError, InvalidInput, Unavailable
 
 #: Seconds a call may take by default (connect, read, write each).
 DEFAULT_TIMEOUT = 30.0
@@ -29,6 +30,23 @@ def tls_context(verify: bool | str | Path) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=str(path))
 
 
+def error_class(code: str) -> type[InsituError]:
+    """The most general error class with ``code`` (``InsituError`` if none has it).
+
+    ``insitu.errors.all_error_classes`` returns, for a code that a subclass
+    reuses (e.g. a specialised ``SecurityError``), whichever class it met last;
+    the client wants the class the code was defined by, so it walks the tree
+    breadth first and keeps the first class per code.
+    """
+    found: dict[str, type[InsituError]] = {}
+    queue: deque[type[InsituError]] = deque([InsituError])
+    while queue:
+        cls = queue.popleft()
+        found.setdefault(cls.code, cls)
+        queue.extend(cls.__subclasses__())
+    return found.get(code, InsituError)
+
+
 def decode_error(response: httpx.Response) -> InsituError:
     """Turn an error response into the ``InsituError`` subclass the node raised."""
     try:
@@ -37,9 +55,12 @@ def decode_error(response: httpx.Response) -> InsituError:
         body = None
     err = body.get("error") if isinstance(body, dict) else None
     if isinstance(err, dict) and isinstance(err.get("code"), str):
-        cls = all_error_classes().get(err["code"], InsituError)
+        cls = error_class(err["code"])
         message = err.get("message") if isinstance(err.get("message"), str) else ""
-        return cls(message or err["code"], details=err.get("details"))
+        try:
+            return cls(message or err["code"], details=err.get("details"))
+        except TypeError:  # a subclass with its own constructor: fall back to the root
+            return InsituError(message or err["code"], details=err.get("details"))
     where = f"{response.request.method} {response.request.url.path}"
     if response.status_code in (502, 503, 504):
         return Unavailable(f"{where}: the node answered HTTP {response.status_code}")
