@@ -155,6 +155,7 @@ def test_secure_sum_of_an_integer_column(pair: dict[str, Served]) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_two_party_count_with_postgres_nodes(serve: Serve, postgres_url: str) -> None:
     import psycopg
 

@@ -117,6 +117,7 @@ def tls_node(tmp_path: Path) -> Iterator[tuple[str, str, Path, Path]]:
             proc.wait(10)
 
 
+@pytest.mark.slow
 def test_secure_count_between_tls_peers(
     tls_node: tuple[str, str, Path, Path], serve: Callable[..., Served], tmp_path: Path
 ) -> None:

@@ -13,7 +13,7 @@ from insitu.federation.inbound import messages_path
 from insitu.federation.messages import Chunker, Envelope
 from insitu.federation.signing import sign_request
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ENDED = {"failed", "cancelled", "timed_out", "denied", "done"}
 
