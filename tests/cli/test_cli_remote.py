@@ -38,8 +38,11 @@ def cli(node: ServedNode, *args: str, token: str | None = None) -> Result:
     return runner.invoke(app, list(args), env=env)
 
 
-def cli_json(node: ServedNode, *args: str, token: str | None = None) -> Any:
+def cli_json(node: ServedNode, *args: str, token: str | None = None, ok: bool = True) -> Any:
+    """Run with ``--json``; the parsed output, or the raw result when ``ok=False``."""
     result = cli(node, *args, "--json", token=token)
+    if not ok:
+        return result
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -72,6 +75,8 @@ def test_owner_and_analyst_session(live: ServedNode, tmp_path: Path) -> None:
     )
     assert len(pd.read_parquet(mock_file)) == 12
     assert len(cli_json(live, "dataset", "mock", "survey", "--rows", "3", token=ana)) == 3
+    copy = cli_json(live, "dataset", "add", "survey", str(csv), "--card", str(card), ok=False)
+    assert copy.exit_code == 1 and "error[already_exists]" in copy.stderr
 
     code = tmp_path / "by_region.py"
     code.write_text(SOURCE)
@@ -162,3 +167,21 @@ def test_dp_query_and_estimate(live: ServedNode) -> None:
     assert {r["region"] for r in rows} == {"north", "south"}
     charges = cli_json(live, "ledger", token=token)
     assert [c["analyst"] for c in charges] == ["dee"] and charges[0]["rho"] == pytest.approx(0.1)
+
+
+def test_dataset_delete_asks_first(live: ServedNode, tmp_path: Path) -> None:
+    card = tmp_path / "card.json"
+    card.write_text(json.dumps(card_for("scratch")))
+    cli_json(
+        live, "dataset", "add", "scratch", str(people_csv(tmp_path / "s.csv")), "--card", str(card)
+    )
+    kept = runner.invoke(
+        app,
+        ["dataset", "delete", "scratch"],
+        input="n\n",
+        env={"INSITU_URL": live.url, "INSITU_TOKEN": live.owner_token},
+    )
+    assert kept.exit_code == 1
+    assert "scratch" in {d["name"] for d in cli_json(live, "dataset", "list")}
+    assert cli_json(live, "dataset", "delete", "scratch", "--yes") == {"deleted": "scratch"}
+    assert "scratch" not in {d["name"] for d in cli_json(live, "dataset", "list")}

@@ -89,3 +89,20 @@ def mock(
         emit_json(to_jsonable(frame))
     else:
         out.print(frame_table(frame, title=f"mock of {name}"))
+
+
+@remote_command(app, "delete")
+def delete(
+    node: NodeClient,
+    name: NameArg,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    as_json: bool = False,
+) -> None:
+    """Delete a dataset and its stored file (owner)."""
+    if not yes and not typer.confirm(f"Delete dataset {name} and its data?"):
+        raise typer.Exit(1)
+    node.datasets.delete(name)
+    if as_json:
+        emit_json({"deleted": name})
+    else:
+        out.print(f"deleted dataset {name}", highlight=False)
