@@ -95,3 +95,9 @@ COMPUTATIONS: dict[str, Computation] = {
 
 
 __all__ = ["COMPUTATIONS", "CollabContext", "Computation", "DatasetFiles", "run_secure_count"]
+
+# Recipes in their own modules (imported last: they use CollabContext only for typing).
+from insitu.node.federation.psi_computation import run_psi  # noqa: E402
+from insitu.node.federation.stats_computation import run_secure_stats  # noqa: E402
+
+COMPUTATIONS.update({"psi": run_psi, "secure_stats": run_secure_stats})

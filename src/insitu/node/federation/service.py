@@ -49,11 +49,7 @@ class Federation:
         *,
         max_message_bytes: int | None = None,
     ) -> None:
-        if settings.insecure_peers:
-            log.warning(
-                "node %s accepts plain-HTTP peers (insecure_peers): use only for testing",
-                settings.name,
-            )
+        self._settings = settings
         self.store = FederationStore(store)
         self.peers = Peers(self.store, audit, clock, key, insecure_peers=settings.insecure_peers)
         self.nonces = DbNonceStore(self.store)
@@ -77,6 +73,12 @@ class Federation:
         self.collaborations.on_change = self.runner.wake
 
     def start(self) -> None:
+        """Start the background worker (the server calls this); warns about plain HTTP."""
+        if self._settings.insecure_peers:
+            log.warning(
+                "node %s accepts plain-HTTP peers (insecure_peers): use only for testing",
+                self._settings.name,
+            )
         self.runner.start()
 
     def stop(self) -> None:
