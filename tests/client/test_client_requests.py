@@ -23,6 +23,8 @@ def test_code_request_full_cycle(owner: NodeClient, analyst: NodeClient, live: S
     pending = owner.requests.pending()
     assert isinstance(pending, Listing) and req.id in [r.id for r in pending]
     assert "pending" in pending._repr_html_()
+    assert {"id", "status", "requester"} <= set(pending.to_frame().columns)
+    assert "payload" not in pending.to_frame().columns  # the source is shown per request
 
     with pytest.raises(Forbidden):
         analyst.request(req.id).approve()

@@ -26,7 +26,6 @@ app = App(help="Review, decide and collect requests.")
 top = App()
 
 IdArg = Annotated[int, typer.Argument(help="Request id.")]
-SUMMARY = ("id", "kind", "status", "requester", "datasets", "description", "created_at")
 
 
 def show_request(req: Request, *, as_json: bool) -> None:
@@ -51,7 +50,7 @@ def list_(
     if as_json:
         emit_json([r.to_dict() for r in reqs])
     else:
-        rows = [{k: r.data.get(k) for k in SUMMARY} for r in reqs]
+        rows = [r.summary() for r in reqs]
         out.print(rows_table(rows, title="requests"))
 
 

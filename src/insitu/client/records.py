@@ -41,6 +41,9 @@ class Listing(list[T], Generic[T]):
 def _row(item: Any) -> dict[str, Any]:
     if isinstance(item, dict):
         return item
+    if hasattr(item, "summary"):
+        summary: dict[str, Any] = item.summary()
+        return summary
     if hasattr(item, "to_dict"):
         data: dict[str, Any] = item.to_dict()
         return data

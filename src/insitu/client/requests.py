@@ -18,6 +18,10 @@ BUSY = frozenset({"approved", "running"})
 FINAL = frozenset({"denied", "failed", "released"})
 #: Longest single long-poll the node allows (seconds).
 LONG_POLL = 20.0
+#: Seconds a preview on mock data may take (the sandbox's own limits apply first).
+PREVIEW_TIMEOUT = 900.0
+#: Fields shown per request in listings (``to_dict`` has them all).
+SUMMARY = ("id", "kind", "status", "requester", "datasets", "description", "created_at")
 
 
 class RequestDenied(Conflict):
@@ -76,7 +80,12 @@ class Request:
         return src if isinstance(src, str) else None
 
     def to_dict(self) -> dict[str, Any]:
+        """Everything the node said about the request, including its payload."""
         return dict(self.data)
+
+    def summary(self) -> dict[str, Any]:
+        """The fields a listing shows: id, kind, status, requester, datasets, description."""
+        return {k: self.data.get(k) for k in SUMMARY}
 
     def __repr__(self) -> str:
         extra = f", reason={self.reason!r}" if self.reason else ""
@@ -120,7 +129,7 @@ class Request:
         Nothing private is read and nothing is released; the node records the
         preview in its audit log.
         """
-        response = self._t.send("POST", f"{self._path}/preview", timeout=None)
+        response = self._t.send("POST", f"{self._path}/preview", timeout=PREVIEW_TIMEOUT)
         return decode_result(response.content, response.headers.get("content-type", ""))
 
     def wait(
