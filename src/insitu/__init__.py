@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from insitu.client import NodeClient
+    from insitu.client.recipes import psi, secure_stats
 
 
 def connect(
@@ -30,4 +31,13 @@ def connect(
     return _connect(url, token=token, verify=verify, timeout=timeout)
 
 
-__all__ = ["InsituError", "__version__", "connect"]
+def __getattr__(name: str) -> object:
+    """``insitu.psi`` and ``insitu.secure_stats`` (see :mod:`insitu.client.recipes`), lazily."""
+    if name in ("psi", "secure_stats"):
+        from insitu.client import recipes
+
+        return getattr(recipes, name)
+    raise AttributeError(f"module 'insitu' has no attribute {name!r}")
+
+
+__all__ = ["InsituError", "__version__", "connect", "psi", "secure_stats"]

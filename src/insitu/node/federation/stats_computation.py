@@ -1,0 +1,200 @@
+"""The ``secure_stats`` collaboration: statistics over several nodes' datasets, never pooled.
+
+The collaboration's parties keep their roles: every ``input`` party brings
+one dataset, the ``computing`` parties (2 or 3) add up secret shares, the one
+``result`` party computes the statistics. Parameters: ``card`` (the common
+public card), ``statistics`` (as in :class:`SecureStatsSpec`), ``max_rows``,
+and optionally ``quorum``, ``frac_bits`` and ``timeout`` (seconds the
+computing parties wait for shares). Every node builds the same
+:class:`SecureStatsSpec` from the collaboration spec; its job id is the
+collaboration id.
+
+One node may play several roles (an office holding data and computing). The
+secure-statistics protocol wants one name per role, so each role is a party
+of its own — the node's name for its input role, ``<node>:computing`` and
+``<node>:result`` for the others — and :class:`RoleChannel` carries their
+messages: between two roles of one node in memory, to another node over the
+collaboration's channel with the two roles in the message id.
+
+What each party learns, the threat model (semi-honest, non-colluding
+computing parties) and the DP option: :mod:`insitu.computations.secure_stats`.
+The result JSON carries the receipt (who contributed, who was left out, ρ,
+precision) and that statement. DP: when every input dataset declares the same
+``rho``, the job runs with ``DpOption(rho)``; ``epsilon`` costs are refused
+(the noise is zCDP). Budget: an input party marks its release point (its
+dataset is charged once) right before its shares leave.
+
+Dropouts: with a ``quorum``, an input party whose rows break the card
+declines, its node finishes its part without output, and the result's
+receipt lists it under ``left_out``; without one, every party fails.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from insitu.computations.channel import Channel, InMemoryHub
+from insitu.computations.secure_stats import DpOption, SecureStatsResult, SecureStatsSpec
+from insitu.computations.secure_stats import run_secure_stats as run_party
+from insitu.errors import InvalidInput
+from insitu.federation.spec import CollaborationSpec
+from insitu.node.federation.psi_computation import ReleasingChannel, dp_cost
+
+if TYPE_CHECKING:
+    from insitu.node.federation.computations import CollabContext
+
+_TAGS = {"input": "i", "computing": "c", "result": "r"}
+
+LEARNS = {
+    "input": "the receipt only (for logistic regression also each Newton step's coefficients)",
+    "computing": "one uniformly random share per input, who contributed, vector sizes",
+    "result": "the statistics and the aggregate sums behind them (noised when DP is on)",
+}
+
+
+def role_names(spec: CollaborationSpec) -> dict[str, tuple[str, str]]:
+    """Protocol party name → (node, role) for every role in ``spec``."""
+    out: dict[str, tuple[str, str]] = {}
+    for p in spec.parties:
+        if "input" in p.roles:
+            out[p.name] = (p.name, "input")
+        if "computing" in p.roles:
+            out[f"{p.name}:computing"] = (p.name, "computing")
+    for name in spec.result_parties:
+        out[f"{name}:result"] = (name, "result")
+    return out
+
+
+def stats_spec(spec: CollaborationSpec) -> SecureStatsSpec:
+    """The secure-statistics job every party derives from the collaboration ``spec``."""
+    params = dict(spec.parameters)
+    if len(spec.result_parties) != 1:
+        raise InvalidInput("secure_stats releases to exactly one result party")
+    names = role_names(spec)
+    for p in spec.parties:
+        if "input" in p.roles and len(p.datasets) != 1:
+            raise InvalidInput(f"input party {p.name!r} must bring exactly one dataset")
+    cost = dp_cost(spec)
+    if cost is not None and "rho" not in cost:
+        raise InvalidInput("secure_stats noise is ρ-zCDP: declare rho for every input dataset")
+    unknown = set(params) - {"card", "statistics", "max_rows", "quorum", "frac_bits", "timeout"}
+    if unknown:
+        raise InvalidInput(f"unknown secure_stats parameters: {sorted(unknown)}")
+    data = {
+        **params,
+        "job_id": spec.collab_id,
+        "input_parties": [n for n, (_, r) in names.items() if r == "input"],
+        "computing_parties": [n for n, (_, r) in names.items() if r == "computing"],
+        "result_party": f"{spec.result_parties[0]}:result",
+        "dp": None if cost is None else DpOption(rho=cost["rho"]),
+    }
+    return SecureStatsSpec.parse(data)
+
+
+class RoleChannel(Channel):
+    """One role's end: in memory to this node's other roles, else over the node's channel."""
+
+    def __init__(
+        self, me: str, names: dict[str, tuple[str, str]], node: Channel, local: InMemoryHub
+    ) -> None:
+        self.me = me
+        self.parties = tuple(names)
+        self.max_message_bytes = node.max_message_bytes
+        self._names = names
+        self._node = node
+        self._local = local.channel(me)
+
+    def _wire_id(self, sender: str, receiver: str, msg_id: str) -> str:
+        return f"{_TAGS[self._names[sender][1]]}{_TAGS[self._names[receiver][1]]}/{msg_id}"
+
+    def send(self, to: str, msg_id: str, payload: bytes) -> None:
+        self._check(to, payload)
+        node = self._names[to][0]
+        if node == self._node.me:
+            self._local.send(to, msg_id, payload)
+        else:
+            self._node.send(node, self._wire_id(self.me, to, msg_id), payload)
+
+    def receive(self, sender: str, msg_id: str, *, timeout: float | None = None) -> bytes:
+        if sender not in self._names:
+            raise InvalidInput(f"unknown party {sender!r}")
+        node = self._names[sender][0]
+        if node == self._node.me:
+            return self._local.receive(sender, msg_id, timeout=timeout)
+        return self._node.receive(node, self._wire_id(sender, self.me, msg_id), timeout=timeout)
+
+
+def jsonable(value: Any) -> Any:
+    """Statistics as JSON: regressions as objects, numpy scalars as numbers, NaN as null."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def run_secure_stats(ctx: CollabContext) -> dict[str, Any] | None:
+    """Play every role of this node in a ``secure_stats`` collaboration; see the module doc."""
+    job = stats_spec(ctx.spec)
+    names = role_names(ctx.spec)
+    mine = [n for n, (node, _) in names.items() if node == ctx.me]
+    hub = InMemoryHub(mine, max_message_bytes=ctx.channel.max_message_bytes)
+    outcomes: dict[str, SecureStatsResult | BaseException] = {}
+    lock = threading.Lock()
+
+    def play(name: str) -> None:
+        channel: Channel = RoleChannel(name, names, ctx.channel, hub)
+        table = None
+        try:
+            if names[name][1] == "input":
+                shares = ReleasingChannel(channel, lambda m: m.endswith("/share"), ctx.on_release)
+                channel = shares
+                path = ctx.datasets.path(ctx.spec.party(ctx.me).datasets[0])
+                table = pd.read_parquet(path)
+            outcome: SecureStatsResult | BaseException = run_party(job, channel, table)
+        except Exception as exc:  # re-raised below, after the other roles ended
+            outcome = exc
+        with lock:
+            outcomes[name] = outcome
+
+    threads = [threading.Thread(target=play, args=(n,), name=f"secure-stats-{n}") for n in mine]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for name in mine:
+        outcome = outcomes[name]
+        if isinstance(outcome, BaseException):
+            declined_in_quorum = names[name][1] == "input" and job.quorum is not None
+            if not declined_in_quorum:
+                raise outcome
+    result_role = job.result_party
+    if result_role not in mine:
+        return None
+    final = outcomes[result_role]
+    assert isinstance(final, SecureStatsResult)
+    receipt = final.receipt.to_dict()
+    return {
+        "statistics": jsonable(final.values or {}),
+        "receipt": jsonable(receipt),
+        "contributors": sorted(receipt["contributors"]),
+        "left_out": list(receipt["left_out"]),
+        "dp": None if job.dp is None else {"rho": job.dp.rho},
+        "exact": job.dp is None,
+        "learns": LEARNS,
+    }
+
+
+__all__ = ["RoleChannel", "jsonable", "role_names", "run_secure_stats", "stats_spec"]
