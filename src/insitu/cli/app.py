@@ -113,6 +113,22 @@ def rows_table(rows: Iterable[Mapping[str, Any]], *, title: str | None = None) -
     return table
 
 
+def show_rows(rows: list[dict[str, Any]], *, as_json: bool, title: str) -> None:
+    """Print rows as JSON or as a table."""
+    if as_json:
+        emit_json(rows)
+    else:
+        out.print(rows_table(rows, title=title))
+
+
+def show_done(message: str, data: dict[str, Any], *, as_json: bool) -> None:
+    """Confirm an action: ``data`` as JSON, or ``message`` as one line."""
+    if as_json:
+        emit_json(data)
+    else:
+        out.print(message, highlight=False)
+
+
 def fields_table(fields: Mapping[str, Any], *, title: str | None = None) -> Table:
     """A two-column rich table: field, value."""
     table = Table(title=title, show_header=False)

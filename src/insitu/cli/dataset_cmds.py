@@ -14,7 +14,8 @@ from insitu.cli.app import (
     frame_table,
     out,
     remote_command,
-    rows_table,
+    show_done,
+    show_rows,
     to_jsonable,
     write_frame,
 )
@@ -48,10 +49,7 @@ def add(
 def list_(node: NodeClient, as_json: bool = False) -> None:
     """List datasets."""
     rows = [d.to_dict() for d in node.datasets.list()]
-    if as_json:
-        emit_json(rows)
-    else:
-        out.print(rows_table(rows, title="datasets"))
+    show_rows(rows, as_json=as_json, title="datasets")
 
 
 @remote_command(app, "show")
@@ -102,7 +100,4 @@ def delete(
     if not yes and not typer.confirm(f"Delete dataset {name} and its data?"):
         raise typer.Exit(1)
     node.datasets.delete(name)
-    if as_json:
-        emit_json({"deleted": name})
-    else:
-        out.print(f"deleted dataset {name}", highlight=False)
+    show_done(f"deleted dataset {name}", {"deleted": name}, as_json=as_json)

@@ -7,7 +7,14 @@ from typing import Annotated
 import typer
 from rich.panel import Panel
 
-from insitu.cli.app import App, emit_json, out, remote_command, rows_table
+from insitu.cli.app import (
+    App,
+    emit_json,
+    out,
+    remote_command,
+    show_done,
+    show_rows,
+)
 from insitu.client import IssuedToken, NodeClient
 
 app = App(help="Manage the node's members and their tokens (owner).")
@@ -60,20 +67,14 @@ def add(
 def list_(node: NodeClient, as_json: bool = False) -> None:
     """List members and their roles."""
     members = [m.to_dict() for m in node.members.list()]
-    if as_json:
-        emit_json(members)
-    else:
-        out.print(rows_table(members, title="members"))
+    show_rows(members, as_json=as_json, title="members")
 
 
 @remote_command(app, "tokens")
 def tokens(node: NodeClient, name: NameArg, as_json: bool = False) -> None:
     """List a member's tokens (ids, expiry, revocation; never the tokens)."""
     rows = [t.to_dict() for t in node.members.tokens(name)]
-    if as_json:
-        emit_json(rows)
-    else:
-        out.print(rows_table(rows, title=f"tokens of {name}"))
+    show_rows(rows, as_json=as_json, title=f"tokens of {name}")
 
 
 @remote_command(app, "token")
@@ -103,7 +104,6 @@ def revoke(
 ) -> None:
     """Revoke a member's tokens (all, or one by id)."""
     count = node.members.revoke(name, token_id=token_id)
-    if as_json:
-        emit_json({"member": name, "revoked": count})
-    else:
-        out.print(f"revoked {count} token(s) of {name}", highlight=False)
+    show_done(
+        f"revoked {count} token(s) of {name}", {"member": name, "revoked": count}, as_json=as_json
+    )

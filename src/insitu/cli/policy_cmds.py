@@ -8,7 +8,15 @@ from typing import Annotated, Any
 
 import typer
 
-from insitu.cli.app import App, emit_json, fields_table, out, remote_command, rows_table
+from insitu.cli.app import (
+    App,
+    emit_json,
+    fields_table,
+    out,
+    remote_command,
+    show_done,
+    show_rows,
+)
 from insitu.client import NodeClient
 from insitu.errors import InvalidInput
 
@@ -66,10 +74,7 @@ def add(
 def list_(node: NodeClient, as_json: bool = False) -> None:
     """List policies."""
     rows = [p.to_dict() for p in node.policies.list()]
-    if as_json:
-        emit_json(rows)
-    else:
-        out.print(rows_table(rows, title="policies"))
+    show_rows(rows, as_json=as_json, title="policies")
 
 
 @remote_command(policy_app, "remove")
@@ -80,10 +85,7 @@ def remove(
 ) -> None:
     """Remove a policy."""
     node.policies.remove(name)
-    if as_json:
-        emit_json({"removed": name})
-    else:
-        out.print(f"removed policy {name}", highlight=False)
+    show_done(f"removed policy {name}", {"removed": name}, as_json=as_json)
 
 
 def _show_budget(data: dict[str, Any], *, as_json: bool) -> None:
@@ -132,7 +134,4 @@ def ledger(
 ) -> None:
     """Show privacy charges (analysts: their own)."""
     rows = list(node.ledger(dataset))
-    if as_json:
-        emit_json(rows)
-    else:
-        out.print(rows_table(rows, title="ledger"))
+    show_rows(rows, as_json=as_json, title="ledger")

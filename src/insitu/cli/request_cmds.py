@@ -15,6 +15,7 @@ from insitu.cli.app import (
     out,
     remote_command,
     rows_table,
+    show_done,
     show_value,
     write_frame,
 )
@@ -144,10 +145,11 @@ def result(
         write_frame(value, dest)
     else:
         dest.write_bytes(data)
-    if as_json:
-        emit_json({"path": str(dest), "media_type": media_type, "bytes": len(data)})
-    else:
-        out.print(f"saved the result of request {request_id} to {dest}", highlight=False)
+    show_done(
+        f"saved the result of request {request_id} to {dest}",
+        {"path": str(dest), "media_type": media_type, "bytes": len(data)},
+        as_json=as_json,
+    )
 
 
 @remote_command(app, "receipt")
