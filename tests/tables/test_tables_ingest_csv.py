@@ -311,3 +311,28 @@ def test_lenient_parses_are_refused(tmp_path: Path) -> None:
         (3, "d", "wrong_type"),
         (4, "x", "not_a_number"),
     }
+
+
+@pytest.mark.parametrize("kind", ["integer", "string"])
+def test_contribution_bound_alone(tmp_path: Path, kind: str) -> None:
+    card = Card.from_mapping(
+        {
+            "name": "t",
+            "privacy_unit": {"column": "u", "max_rows": 2},
+            "columns": [{"name": "u", "type": kind}, {"name": "x", "type": "integer"}],
+        }
+    )
+    rows = ["7,1", "7,2", "7,3", "5,4", "5,5", "9,6", "9,7", "9,8", "1,9"]
+    err = violation(tmp_path, "u,x\n" + "\n".join(rows) + "\n", card)
+    d = err.details
+    assert d["rows_checked"] == 9
+    assert d["problems"] == [
+        {
+            "column": "u",
+            "kind": "too_many_rows_per_privacy_unit",
+            "rule": "has units with more than 2 row(s), the card's contribution bound",
+            "count": 2,
+        }
+    ]
+    assert [e["value"] for e in d["examples"]] == ["7 (3 rows)", "9 (3 rows)"]
+    assert "2 units" in err.message

@@ -19,6 +19,7 @@ import duckdb
 from insitu.tables.card import Card, Column, ColumnType
 from insitu.tables.duck import ident, literal, number
 from insitu.tables.report import Example, Kind, Problem, ViolationReport
+from insitu.tables.units import Found, unit_bound
 
 #: DuckDB type written to Parquet for each card type.
 DUCK_TYPES: dict[ColumnType, str] = {
@@ -308,36 +309,35 @@ def find_violations(
                 if hit and len(examples) < limit:
                     value = vals[index[rule.column]] if show_values else None
                     examples.append(Example(int(number_), rule.column, rule.kind, value))
-    unit = unit_bound(con, plan, limit=limit - len(examples), show_values=show_values)
+    unit = plan_unit_bound(
+        con, plan, rows=None, limit=limit - len(examples), show_values=show_values
+    )
     if unit is not None:
         problems.append(unit[0])
         examples.extend(unit[1])
     return ViolationReport(card.name, total, bad_rows, problems, examples)
 
 
-def unit_bound(
-    con: duckdb.DuckDBPyConnection, plan: Plan, *, limit: int, show_values: bool
-) -> tuple[Problem, list[Example]] | None:
-    """The privacy units with more rows than the card's ``max_rows``, if any."""
+def plan_unit_bound(
+    con: duckdb.DuckDBPyConnection,
+    plan: Plan,
+    *,
+    rows: int | None,
+    limit: int,
+    show_values: bool,
+) -> Found | None:
+    """The contribution-bound check (:func:`insitu.tables.units.unit_bound`) on a plan."""
     card = plan.card
     if card.privacy_unit is None:
         return None
-    unit, max_rows = card.privacy_unit.column, card.privacy_unit.max_rows
-    t = _typed(unit)
-    grouped = (
-        f"SELECT {t} AS unit, count(*) AS n FROM ({plan.relation}) "
-        f"WHERE {t} IS NOT NULL GROUP BY {t} HAVING count(*) > {int(max_rows)}"
+    col = card.column(card.privacy_unit.column)
+    return unit_bound(
+        con,
+        card,
+        relation=plan.relation,
+        unit=_typed(col.name),
+        integer=col.type is ColumnType.INTEGER,
+        rows=rows,
+        limit=limit,
+        show_values=show_values,
     )
-    found = con.execute(f"SELECT count(*) FROM ({grouped})").fetchone()
-    n_units = int(found[0]) if found else 0
-    if not n_units:
-        return None
-    rule = f"has units with more than {max_rows} row(s), the card's contribution bound"
-    examples = []
-    if limit > 0:
-        for value, n in con.execute(
-            f"SELECT CAST(unit AS VARCHAR), n FROM ({grouped}) ORDER BY n DESC, unit LIMIT {limit}"
-        ).fetchall():
-            shown = f"{value} ({n} rows)" if show_values else None
-            examples.append(Example(None, unit, Kind.TOO_MANY_ROWS_PER_UNIT, shown))
-    return Problem(unit, Kind.TOO_MANY_ROWS_PER_UNIT, rule, n_units), examples

@@ -23,7 +23,7 @@ import duckdb
 
 from insitu.errors import CardViolation, InvalidInput
 from insitu.tables.card import Card, Column, ColumnType
-from insitu.tables.checks import DUCK_TYPES, Plan, enum_type, find_violations, unit_bound
+from insitu.tables.checks import DUCK_TYPES, Plan, enum_type, find_violations, plan_unit_bound
 from insitu.tables.duck import DEFAULT_MEMORY_LIMIT, connect, literal
 from insitu.tables.progress import Progress, ProgressFn
 from insitu.tables.report import IngestReport, Kind, Problem, ViolationReport
@@ -241,7 +241,9 @@ class _Job:
             {c.name: DUCK_TYPES[c.type] for c in self.card.columns},
         )
         with self.steps.during(self.con, 90, 99):
-            unit = unit_bound(self.con, stored, limit=self.limit, show_values=self.show_values)
+            unit = plan_unit_bound(
+                self.con, stored, rows=rows, limit=self.limit, show_values=self.show_values
+            )
         if unit is not None:
             report = ViolationReport(self.card.name, rows, 0, [unit[0]], unit[1])
             raise CardViolation(report.message(), details=report.to_details())
