@@ -31,13 +31,21 @@ def connect(
     return _connect(url, token=token, verify=verify, timeout=timeout)
 
 
+#: Client classes importable from ``insitu`` directly, loaded on first use.
+_CLIENT_NAMES = ("Dataset", "IssuedToken", "NodeClient", "Request", "RequestDenied")
+
+
 def __getattr__(name: str) -> object:
     """``insitu.psi`` and ``insitu.secure_stats`` (see :mod:`insitu.client.recipes`), lazily."""
     if name in ("psi", "secure_stats"):
         from insitu.client import recipes
 
         return getattr(recipes, name)
+    if name in _CLIENT_NAMES:
+        import insitu.client
+
+        return getattr(insitu.client, name)
     raise AttributeError(f"module 'insitu' has no attribute {name!r}")
 
 
-__all__ = ["InsituError", "__version__", "connect", "psi", "secure_stats"]
+__all__ = ["InsituError", "__version__", "connect", "psi", "secure_stats", *_CLIENT_NAMES]

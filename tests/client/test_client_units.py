@@ -138,3 +138,13 @@ def test_load_card_names_the_card(tmp_path: Path) -> None:
         load_card(Card.from_mapping(mapping, name="v"), name="w")
     with pytest.raises(InvalidInput):
         load_card(tmp_path / "missing.yaml", name="t")
+
+
+def test_top_level_names_load_the_client_lazily() -> None:
+    import insitu
+    import insitu.client
+
+    assert insitu.NodeClient is insitu.client.NodeClient
+    assert insitu.Request is insitu.client.Request
+    with pytest.raises(AttributeError):
+        _ = insitu.NoSuchThing  # type: ignore[attr-defined]
