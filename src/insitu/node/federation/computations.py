@@ -33,7 +33,14 @@ class DatasetFiles(Protocol):
 
 @dataclass(frozen=True)
 class CollabContext:
-    """Everything a computation may use at one party."""
+    """Everything a computation may use at one party.
+
+    ``on_release`` MUST be called before the first message after which
+    another party can learn an output derived from this party's data; it
+    stores the release point and charges the budget in one transaction
+    before returning. Later calls do nothing. ``timeout`` is the seconds
+    left until the collaboration's deadline.
+    """
 
     spec: CollaborationSpec
     me: str

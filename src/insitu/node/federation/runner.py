@@ -264,7 +264,7 @@ class CollaborationRunner:
         def on_release() -> None:
             self._collabs.change(
                 spec.collab_id,
-                lambda j, _now: j.record_release(),
+                lambda j, _now: j if j.released else j.record_release(),
                 actor="node",
                 action="collab.released",
                 data={"charged": [d for d, _ in costs]},
