@@ -234,3 +234,13 @@ def test_margin_means_pool_the_cells(data: Path) -> None:
     assert table.loc["Total", "mean_age"] == pytest.approx(_reference().age.mean(), abs=1e-3)
     assert table.loc["Total", "count"] == table.drop("Total")["count"].sum()
     assert table.loc["Total", "count_sd"] == pytest.approx(table.loc["north", "count_sd"] * 3**0.5)
+
+
+def test_rows_without_a_unit_are_dropped(tmp_path: Path) -> None:
+    df = frame()
+    df.loc[df.index[1:6], "person_id"] = None  # p1..p5, one row each
+    path = tmp_path / "nulls.parquet"
+    df.to_parquet(path, index=False)
+    plan = compile_sql("SELECT COUNT(*) FROM persons", CARD)
+    full = execute(plan, write(tmp_path), CARD, rho=EXACT).table["count"].iloc[0]
+    assert execute(plan, path, CARD, rho=EXACT).table["count"].iloc[0] == full - 5

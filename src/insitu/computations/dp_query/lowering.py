@@ -118,9 +118,12 @@ def _read(path: str) -> str:
 def bounded_relation(source: Source, card: Card, columns: list[str] | None = None) -> str:
     """FROM clause: the file itself if prepared, else the per-unit bounded rows.
 
-    Only ``columns`` (all when None) are carried through the window, but the
-    order inside a unit always hashes every column of the card, so the kept
-    rows do not depend on the query (and match :func:`prepare_dataset`).
+    Units with at most k rows keep them all; only the rows of units with more
+    go through the window, which keeps the k with the smallest hash of the
+    whole row (every card column, so the kept rows do not depend on the query
+    and match :func:`prepare_dataset`). Rows without a unit are dropped. This
+    is the same set of rows as a window over the whole table, without sorting
+    the whole table. Only ``columns`` (all when None) are carried through.
     """
     if source.bounded or card.privacy_unit is None:
         return _read(source.path)
@@ -129,9 +132,15 @@ def bounded_relation(source: Source, card: Card, columns: list[str] | None = Non
     keep = ", ".join(ident(c) for c in (card.column_names if columns is None else columns))
     keep = keep or "1 AS one"
     k = card.privacy_unit.max_rows
+    data = _read(source.path)
+    over = (
+        f"(SELECT {unit} FROM {data} WHERE {unit} IS NOT NULL "  # noqa: S608
+        f"GROUP BY {unit} HAVING count(*) > {k})"
+    )
     return (
-        f"(SELECT {keep} FROM (SELECT *, hash({row}) AS __insitu_h "  # noqa: S608
-        f"FROM {_read(source.path)}) "
+        f"(SELECT {keep} FROM {data} WHERE {unit} IS NOT NULL AND {unit} NOT IN {over} "  # noqa: S608
+        f"UNION ALL SELECT {keep} FROM (SELECT *, hash({row}) AS __insitu_h FROM {data} "
+        f"WHERE {unit} IN {over}) "
         f"QUALIFY row_number() OVER (PARTITION BY {unit} ORDER BY __insitu_h) <= {k})"
     )
 
