@@ -168,7 +168,9 @@ class HttpChannel(Channel):
                 if status in (401, 403):
                     raise SecurityError(f"peer {to!r} refused this node's signature")
                 if status not in _RETRY_STATUS:
-                    raise ProtocolAbort(f"peer {to!r} refused message frame (HTTP {status})")
+                    raise ProtocolAbort(
+                        f"peer {to!r} refused message frame (HTTP {status}){_why(response)}"
+                    )
                 problem = f"HTTP {status}"
             wait = min(delay, deadline - self._clock())
             if wait <= 0:
@@ -178,6 +180,15 @@ class HttpChannel(Channel):
                 )
             self._sleep(wait)
             delay = min(delay * 2, self._retry.maximum)
+
+
+def _why(response: httpx.Response) -> str:
+    """The peer's stated reason for refusing a frame (an insitu error body), if any."""
+    try:
+        message = response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return ""
+    return f": {str(message)[:300]}" if message else ""
 
 
 __all__ = ["HttpChannel", "RetryPolicy"]
