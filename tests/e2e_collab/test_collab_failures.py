@@ -173,7 +173,7 @@ def test_out_of_order_and_replayed_messages_abort_with_reason(cluster: Cluster) 
     cluster.approve("office-b", cid)
     cluster.approve("office-c", cid)
     views = {name: cluster.wait(name, cid, ENDED) for name in cluster.nodes}
-    assert views["office-a"]["state"] == "failed"
+    assert views["office-a"]["state"] in {"failed", "cancelled"}
     reason = views["office-a"]["reason"]
     assert any(x in reason for x in ("expected a share", "other content", "differing")), reason
     for view in views.values():
