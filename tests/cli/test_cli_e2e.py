@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -14,7 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.served_node import CARD, people_csv
+from tests.served_node import CARD, people_csv, self_signed
+
+from insitu.client import connect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -44,31 +47,44 @@ def insitu(*args: str, env: dict[str, str] | None = None, ok: bool = True) -> An
     return proc
 
 
-def wait_ready(proc: subprocess.Popen[str], url: str) -> None:
+def wait_ready(proc: subprocess.Popen[str], url: str, *, verify: Path | bool = True) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         try:
-            if httpx.get(f"{url}/v1/node", timeout=1).status_code == 200:
+            tls = (
+                ssl.create_default_context(cafile=str(verify)) if isinstance(verify, Path) else True
+            )
+            if httpx.get(f"{url}/v1/node", timeout=1, verify=tls).status_code == 200:
                 return
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError("the node did not become ready")
 
 
-def test_node_process_driven_by_cli_commands(tmp_path: Path) -> None:
+def test_tls_node_process_driven_by_cli_commands(tmp_path: Path) -> None:
     init = insitu("node", "init", str(tmp_path / "node"), "--name", "e2e")
+    cert, key = self_signed(tmp_path)
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"https://127.0.0.1:{port}"
+    tls = ["--tls-cert", str(cert), "--tls-key", str(key)]
     server = subprocess.Popen(
-        [*INSITU, "node", "start", str(tmp_path / "node"), "--port", str(port)],
+        [*INSITU, "node", "start", str(tmp_path / "node"), "--port", str(port), *tls],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        wait_ready(server, url)
-        owner = {"INSITU_URL": url, "INSITU_TOKEN": init["owner_token"]}
+        wait_ready(server, url, verify=cert)
+        with connect(url, token=init["owner_token"], verify=cert) as client:
+            assert client.me.name == "owner"
+        owner = {
+            "INSITU_URL": url,
+            "INSITU_TOKEN": init["owner_token"],
+            "INSITU_CA_BUNDLE": str(cert),
+        }
+        untrusted = insitu("member", "list", env={**owner, "INSITU_CA_BUNDLE": ""}, ok=False)
+        assert untrusted.returncode == 1 and "error[unavailable]" in untrusted.stderr
         ana = {**owner, "INSITU_TOKEN": insitu("member", "add", "ana", env=owner)["token"]}
         card = tmp_path / "card.json"
         card.write_text(json.dumps(CARD))
