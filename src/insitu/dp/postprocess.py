@@ -10,7 +10,7 @@ counts and margins that add up.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 
 def nonnegative(values: Sequence[float]) -> list[float]:
@@ -34,17 +34,36 @@ def suppressed(counts: Sequence[float], *, below: float) -> list[bool]:
     return [c < below for c in counts]
 
 
-def margin_sums(
-    cells: Sequence[tuple[tuple[object, ...], float]], *, axes: Sequence[int]
-) -> dict[tuple[object, ...], float]:
-    """Sum cell values over the key positions in ``axes`` (they become ``None``, i.e. "all").
+Value = int | list[int]
+"""A noisy integer, or a vector of them (histogram bins)."""
 
-    Margins computed from the released cells add up with them exactly, at
-    the price of a noise variance that grows with the number of cells summed.
+
+def margin_sums(
+    cells: Mapping[tuple[object, ...], Mapping[str, Value]],
+    *,
+    axes: Sequence[int],
+    label: object = None,
+) -> dict[tuple[object, ...], tuple[dict[str, Value], int]]:
+    """Sum every named value over the key positions in ``axes`` (which become ``label``).
+
+    Returns, per margin key, the summed values (vectors element-wise) and the
+    number of cells summed. Margins computed from the released noisy cells
+    add up with them exactly, in integers; their noise variance is that of
+    one cell times the number of cells.
     """
-    out: dict[tuple[object, ...], float] = {}
     drop = set(axes)
-    for key, value in cells:
-        mkey = tuple(None if i in drop else k for i, k in enumerate(key))
-        out[mkey] = out.get(mkey, 0.0) + value
+    out: dict[tuple[object, ...], tuple[dict[str, Value], int]] = {}
+    for key, values in cells.items():
+        mkey = tuple(label if i in drop else k for i, k in enumerate(key))
+        acc, n = out.get(mkey, ({}, 0))
+        for name, v in values.items():
+            if isinstance(v, list):
+                old = acc.get(name, [0] * len(v))
+                assert isinstance(old, list)
+                acc[name] = [a + b for a, b in zip(old, v, strict=True)]
+            else:
+                old_v = acc.get(name, 0)
+                assert isinstance(old_v, int)
+                acc[name] = old_v + v
+        out[mkey] = (acc, n + 1)
     return out

@@ -18,7 +18,7 @@ from insitu.computations.dp_query.derive import Cell, Estimate, derive, histogra
 from insitu.computations.dp_query.measures import Grid, MKind, Share, count_for, measurements
 from insitu.computations.dp_query.plan import AggKind, Plan
 from insitu.dp.mechanisms import add_noise
-from insitu.dp.postprocess import suppressed
+from insitu.dp.postprocess import margin_sums, suppressed
 from insitu.tables.card import Card, ColumnType
 
 Key = tuple[Any, ...]
@@ -113,21 +113,12 @@ def noisy(
 
 
 def margins(cells: dict[Key, dict[str, Any]], nkeys: int, label: str) -> list[tuple[Key, Cell]]:
+    """Margin rows over every non-empty subset of the group keys, summed from the cells."""
     rows: list[tuple[Key, Cell]] = []
     for r in range(1, nkeys + 1):
         for axes in itertools.combinations(range(nkeys), r):
-            acc: dict[Key, tuple[dict[str, Any], int]] = {}
-            for key, vals in cells.items():
-                mkey = tuple(label if i in axes else v for i, v in enumerate(key))
-                cur, n = acc.get(mkey, ({}, 0))
-                for name, v in vals.items():
-                    if isinstance(v, list):
-                        old = cur.get(name, [0] * len(v))
-                        cur[name] = [a + b for a, b in zip(old, v, strict=True)]
-                    else:
-                        cur[name] = cur.get(name, 0) + v
-                acc[mkey] = (cur, n + 1)
-            rows.extend((k, Cell(v, n)) for k, (v, n) in acc.items())
+            summed = margin_sums(cells, axes=axes, label=label)
+            rows.extend((k, Cell(v, n)) for k, (v, n) in summed.items())
     return rows
 
 
