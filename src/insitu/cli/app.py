@@ -154,6 +154,8 @@ def frame_table(frame: pd.DataFrame, *, max_rows: int = 40, title: str | None = 
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return ", ".join(str(v) for v in value)
     if isinstance(value, dict | list):
         return json.dumps(value, default=str)
     return str(value)
