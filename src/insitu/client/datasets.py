@@ -254,7 +254,9 @@ class Datasets:
             if close is not None:
                 close()
         body = {"name": name, "card": parsed.to_dict(), "upload_id": upload["upload_id"]}
-        return Dataset(self._t, self._t.post_json("/v1/datasets", body))
+        # The node checks every row before it answers: large files take a while.
+        registered = self._t.send("POST", "/v1/datasets", json_body=body, timeout=UPLOAD_TIMEOUT)
+        return Dataset(self._t, registered.json())
 
     def list(self) -> Listing[Dataset]:
         """Every dataset, as handles; shows as a table in Jupyter (``.to_frame()`` too)."""
