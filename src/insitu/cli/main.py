@@ -8,6 +8,7 @@ import typer
 
 from insitu.cli import (
     audit_cmds,
+    collab_cmds,
     dataset_cmds,
     member_cmds,
     node_cmds,
@@ -25,7 +26,7 @@ app.add_typer(dataset_cmds.app, name="dataset")
 app.add_typer(request_cmds.app, name="request")
 app.add_typer(policy_cmds.policy_app, name="policy")
 app.add_typer(policy_cmds.budget_app, name="budget")
-for sub in (request_cmds.top, query_cmds.top, policy_cmds.top):
+for sub in (request_cmds.top, query_cmds.top, policy_cmds.top, collab_cmds.top):
     app.registered_commands.extend(sub.registered_commands)
 
 

@@ -42,6 +42,7 @@ import pandas as pd
 from insitu.computations.channel import Channel, InMemoryHub
 from insitu.computations.secure_stats import DpOption, SecureStatsResult, SecureStatsSpec
 from insitu.computations.secure_stats import run_secure_stats as run_party
+from insitu.computations.secure_stats.control import msg_id
 from insitu.errors import InvalidInput
 from insitu.federation.spec import CollaborationSpec
 from insitu.node.federation.psi_computation import ReleasingChannel, dp_cost
@@ -145,13 +146,30 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def _left_out(
+    job: SecureStatsSpec, channel: Channel, timeout: float, exc: Exception
+) -> Exception | None:
+    """An input that declined under a quorum: wait for the result party's word, then end.
+
+    The result party tells every left-out input that the job is done; ending
+    this node's part before that message arrives would make this node refuse
+    it and so abort the job for everyone. ``exc`` is returned when the word
+    never comes.
+    """
+    try:
+        channel.receive(job.result_party, msg_id(job.job_id, 0, "control"), timeout=timeout)
+    except Exception:
+        return exc
+    return None
+
+
 def run_secure_stats(ctx: CollabContext) -> dict[str, Any] | None:
     """Play every role of this node in a ``secure_stats`` collaboration; see the module doc."""
     job = stats_spec(ctx.spec)
     names = role_names(ctx.spec)
     mine = [n for n, (node, _) in names.items() if node == ctx.me]
     hub = InMemoryHub(mine, max_message_bytes=ctx.channel.max_message_bytes)
-    outcomes: dict[str, SecureStatsResult | BaseException] = {}
+    outcomes: dict[str, SecureStatsResult | BaseException | None] = {}
     lock = threading.Lock()
 
     def play(name: str) -> None:
@@ -163,9 +181,11 @@ def run_secure_stats(ctx: CollabContext) -> dict[str, Any] | None:
                 channel = shares
                 path = ctx.datasets.path(ctx.spec.party(ctx.me).datasets[0])
                 table = pd.read_parquet(path)
-            outcome: SecureStatsResult | BaseException = run_party(job, channel, table)
+            outcome: SecureStatsResult | BaseException | None = run_party(job, channel, table)
         except Exception as exc:  # re-raised below, after the other roles ended
             outcome = exc
+            if names[name][1] == "input" and job.quorum is not None:
+                outcome = _left_out(job, channel, ctx.timeout, exc)
         with lock:
             outcomes[name] = outcome
 
@@ -177,9 +197,7 @@ def run_secure_stats(ctx: CollabContext) -> dict[str, Any] | None:
     for name in mine:
         outcome = outcomes[name]
         if isinstance(outcome, BaseException):
-            declined_in_quorum = names[name][1] == "input" and job.quorum is not None
-            if not declined_in_quorum:
-                raise outcome
+            raise outcome
     result_role = job.result_party
     if result_role not in mine:
         return None
