@@ -65,12 +65,14 @@ def served_node(
     name: str = "t",
     limits: dict[str, Any] | None = None,
     tls: tuple[Path, Path] | None = None,
+    database_url: str | None = None,
 ) -> Iterator[ServedNode]:
     """Initialise a node in ``data_dir``, serve it on 127.0.0.1, stop it afterwards.
 
-    ``tls`` is ``(certificate, key)`` PEM files to serve HTTPS with.
+    ``tls`` is ``(certificate, key)`` PEM files to serve HTTPS with;
+    ``database_url`` puts the node's metadata in PostgreSQL instead of SQLite.
     """
-    init = init_node(data_dir, name=name)
+    init = init_node(data_dir, name=name, database_url=database_url)
     settings = NodeSettings.load(data_dir)
     if limits:
         settings = settings.model_copy(update={"limits": settings.limits.model_copy(update=limits)})

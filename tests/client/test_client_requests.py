@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from pathlib import Path
+
 import pandas as pd
 import pytest
-from tests.served_node import ServedNode
+from tests.served_node import CARD, ServedNode, people_csv, served_node
 
 from insitu.client import Listing, NodeClient, Request, RequestDenied
 from insitu.errors import Conflict, ExecutionFailed, Forbidden, InvalidInput, NotFound
@@ -136,3 +140,37 @@ def test_budgets_ledger_and_audit(owner: NodeClient, analyst: NodeClient) -> Non
     assert owner.audit.verify()["ok"] is True
     with pytest.raises(Forbidden):
         analyst.audit.verify()
+
+
+def test_wait_until_released_follows_the_owner(owner: NodeClient, analyst: NodeClient) -> None:
+    req = analyst.submit_code(count_by_region, datasets=["people"])
+    owner.request(req.id).approve()
+    assert req.wait(timeout=120).status == "done"
+
+    def release_soon() -> None:
+        time.sleep(0.3)
+        owner.request(req.id).release()
+
+    releaser = threading.Thread(target=release_soon)
+    releaser.start()
+    try:
+        assert req.wait(timeout=60, until_released=True, poll_seconds=0.05).status == "released"
+    finally:
+        releaser.join()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_code_request_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    with served_node(tmp_path / "pg", name="pg", database_url=postgres_url) as node:
+        with node.client() as pg_owner:
+            pg_owner.datasets.add("people", path=people_csv(tmp_path / "p.csv"), card=CARD)
+            ana = pg_owner.members.add("ana", role="analyst")
+            pg_owner.policies.add("auto", {"kinds": ["code"], "auto_release": True})
+        with node.client(ana.token) as pg_analyst:
+            req = pg_analyst.submit_code(count_by_region, datasets=["people"])
+            result = req.wait(timeout=120).result()
+            assert result.set_index("region")["n"].to_dict() == {"north": 25, "south": 25}
+            assert req.receipt["request"]["id"] == req.id
+        with node.client() as pg_owner:
+            assert pg_owner.audit.verify()["ok"] is True
