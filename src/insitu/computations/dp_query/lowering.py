@@ -124,6 +124,9 @@ def bounded_relation(source: Source, card: Card, columns: list[str] | None = Non
     and match :func:`prepare_dataset`). Rows without a unit are dropped. This
     is the same set of rows as a window over the whole table, without sorting
     the whole table. Only ``columns`` (all when None) are carried through.
+
+    Leak: the running time grows with the number of units above the bound,
+    which DP does not cover; prepared files move that work out of queries.
     """
     if source.bounded or card.privacy_unit is None:
         return _read(source.path)
