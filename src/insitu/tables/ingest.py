@@ -18,10 +18,11 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import duckdb
 
-from insitu.errors import CardViolation, InvalidInput
+from insitu.errors import CardViolation, InternalError, InvalidInput
 from insitu.tables.card import Card, Column, ColumnType
 from insitu.tables.checks import DUCK_TYPES, Plan, enum_type, find_violations, plan_unit_bound
 from insitu.tables.duck import DEFAULT_MEMORY_LIMIT, connect, literal
@@ -157,13 +158,12 @@ class _Job:
         read_types = {n: read_types[n] for n in layout.names}
         plan = Plan.build(self.card, self._read_csv(layout.delimiter, read_types), read_types)
         try:
-            rows = self._write(plan)
+            return self._write(plan)
         except duckdb.Error as exc:
+            _resource_limit(exc)
             text_types = dict.fromkeys(layout.names, "VARCHAR")
             text = Plan.build(self.card, self._read_csv(layout.delimiter, text_types), text_types)
             self._diagnose_csv(layout.delimiter, layout.names, text, exc)
-            raise AssertionError("unreachable") from None
-        return rows
 
     def _read_csv(self, delimiter: str, types: dict[str, str], extra: str = "") -> str:
         columns = "{" + ", ".join(f"{literal(n)}: {literal(t)}" for n, t in types.items()) + "}"
@@ -175,7 +175,7 @@ class _Job:
 
     def _diagnose_csv(
         self, delimiter: str, names: list[str], text: Plan, first_error: duckdb.Error
-    ) -> None:
+    ) -> NoReturn:
         """Explain why reading the CSV failed: malformed lines, or cells that break the card."""
         lenient = self._read_csv(
             delimiter,
@@ -217,6 +217,7 @@ class _Job:
         try:
             return self._write(Plan.build(self.card, src, types))
         except duckdb.Error as exc:
+            _resource_limit(exc)
             numbered = f"read_parquet({literal(self.source)}, file_row_number = true)"
             self._diagnose(Plan.build(self.card, numbered, types), "file_row_number + 1")
             raise InvalidInput(
@@ -284,6 +285,12 @@ def _csv_read_type(col: Column) -> str:
     if col.type in (ColumnType.INTEGER, ColumnType.DATE):
         return "VARCHAR"
     return enum_type(col) or DUCK_TYPES[col.type]
+
+
+def _resource_limit(exc: duckdb.Error) -> None:
+    """Running out of memory is the node's problem, not the file's: say so, don't diagnose."""
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        raise InternalError(f"ingest ran out of resources: {_first_line(exc)}") from exc
 
 
 def _first_line(exc: BaseException) -> str:
