@@ -249,13 +249,8 @@ def _predicate(node: Any) -> Predicate:
     if isinstance(node, exp.And | exp.Or):
         op = "and" if isinstance(node, exp.And) else "or"
         return BoolOp(op, (_predicate(node.left), _predicate(node.right)))
-    if isinstance(node, exp.Not):
-        inner = node.this
-        if isinstance(inner, exp.Is):
-            p = _predicate(inner)
-            assert isinstance(p, IsNull)
-            return IsNull(p.column, not p.negate)
-        return BoolOp("not", (_predicate(inner),))
+    if isinstance(node, exp.Not):  # the card checks put NOT in canonical form
+        return BoolOp("not", (_predicate(node.this),))
     if isinstance(node, exp.Is) and isinstance(node.expression, exp.Null):
         return IsNull(_column_arg(node.this, "IS NULL"))
     if isinstance(node, exp.In):

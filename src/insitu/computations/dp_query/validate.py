@@ -128,6 +128,33 @@ def _literal_ok(col: Column, value: object, construct: str) -> str | float | boo
     return float(value)
 
 
+_NEGATED = {
+    CmpOp.EQ: CmpOp.NE,
+    CmpOp.NE: CmpOp.EQ,
+    CmpOp.LT: CmpOp.GE,
+    CmpOp.GE: CmpOp.LT,
+    CmpOp.GT: CmpOp.LE,
+    CmpOp.LE: CmpOp.GT,
+}
+
+
+def _negate(p: Predicate) -> Predicate:
+    """NOT p in canonical form, so equivalent SQL and builder conditions give one plan.
+
+    Pushing NOT into a comparison keeps SQL's three-valued logic: both sides
+    are NULL exactly when the column is NULL, and WHERE drops NULL either way.
+    """
+    if isinstance(p, InSet):
+        return InSet(p.column, p.values, not p.negate)
+    if isinstance(p, IsNull):
+        return IsNull(p.column, not p.negate)
+    if isinstance(p, Compare):
+        return Compare(p.column, _NEGATED[p.op], p.value)
+    if p.op == "not":
+        return p.items[0]
+    return BoolOp("not", (p,))
+
+
 def check_predicate(card: Card, p: Predicate) -> Predicate:
     """Refuse filters on columns whose domain is not public (strings, ids, dates, unbounded)."""
     if isinstance(p, BoolOp):
@@ -140,7 +167,9 @@ def check_predicate(card: Card, p: Predicate) -> Predicate:
                 items.extend(item.items)
             else:
                 items.append(item)
-        if p.op != "not" and len(items) == 1:
+        if p.op == "not":
+            return _negate(items[0])
+        if len(items) == 1:
             return items[0]
         return BoolOp(p.op, tuple(items))
     col = lookup(card, p.column, "WHERE")
