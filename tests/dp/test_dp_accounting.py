@@ -80,3 +80,15 @@ def test_bad_types_and_delta() -> None:
         rho_to_epsilon(1.0, delta=1.0)
     with pytest.raises(InvalidInput):
         rho_to_epsilon(1.0, delta=0.0)
+
+
+def test_cost_round_trips_through_a_ledger_row() -> None:
+    for cost in (PrivacyCost.zcdp(0.3, selection_delta=1e-9), PrivacyCost.pure_dp(0.7)):
+        assert PrivacyCost.from_dict(cost.to_dict()) == cost
+    row = PrivacyCost.pure_dp(0.7).to_dict()
+    with pytest.raises(InvalidInput, match="inconsistent"):
+        PrivacyCost.from_dict(row | {"rho": 0.0})
+    with pytest.raises(InvalidInput, match="epsilon"):
+        PrivacyCost.from_dict(row | {"epsilon": -1.0})
+    with pytest.raises(InvalidInput, match="needs"):
+        PrivacyCost.from_dict({"rho": 1.0})

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from insitu.errors import InvalidInput
 
@@ -162,6 +163,29 @@ class PrivacyCost:
         e = check_positive("epsilon", epsilon, allow_zero=True)
         sd = check_delta(selection_delta, allow_zero=True)
         return cls(rho=epsilon_to_rho(e), epsilon=e, delta=sd, pure=True, selection_delta=sd)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> PrivacyCost:
+        """Rebuild a cost stored with :meth:`to_dict` (a ledger row), checking every field."""
+        if not isinstance(data, dict):
+            raise InvalidInput("a privacy cost must be a mapping")
+        try:
+            pure, rho, eps, delta = data["pure"], data["rho"], data["epsilon"], data["delta"]
+            sel = data.get("selection_delta", 0.0)
+        except KeyError as exc:
+            raise InvalidInput(f"a privacy cost needs {exc.args[0]!r}") from None
+        if not isinstance(pure, bool):
+            raise InvalidInput("pure must be true or false")
+        cost = cls(
+            rho=check_positive("rho", rho, allow_zero=True),
+            epsilon=check_positive("epsilon", eps, allow_zero=True),
+            delta=check_delta(delta, allow_zero=True),
+            pure=pure,
+            selection_delta=check_delta(sel, allow_zero=True),
+        )
+        if cost.selection_delta > cost.delta or (pure and cost.rho != epsilon_to_rho(cost.epsilon)):
+            raise InvalidInput("inconsistent privacy cost")
+        return cost
 
     def to_dict(self) -> dict[str, float | bool]:
         """JSON-ready fields, for receipts and the ledger."""
