@@ -18,6 +18,9 @@ BUSY = frozenset({"approved", "running"})
 FINAL = frozenset({"denied", "failed", "released"})
 #: Longest single long-poll the node allows (seconds).
 LONG_POLL = 20.0
+#: Growth of the pause between polls while a request waits for its owner, and its cap.
+POLL_BACKOFF = 1.5
+MAX_POLL_SECONDS = 5.0
 #: Seconds a preview on mock data may take (the sandbox's own limits apply first).
 PREVIEW_TIMEOUT = 900.0
 #: Fields shown per request in listings (``to_dict`` has them all).
@@ -141,9 +144,11 @@ class Request:
     ) -> Request:
         """Block until the node has finished with the request; returns self.
 
-        Long-polls the node while the request is approved or running, and
-        polls every ``poll_seconds`` while it waits for the owner's decision
-        (pending) or, with ``until_released=True``, the owner's release (done).
+        Long-polls the node while the request is approved or running. While
+        it waits for the owner's decision (pending) or, with
+        ``until_released=True``, the owner's release (done), it polls after
+        ``poll_seconds``, then less and less often (x1.5 each time, at most
+        every 5 s), so that many waiting analysts load the node little.
 
         Raises
         ------
@@ -156,8 +161,10 @@ class Request:
             ``timeout`` seconds passed first.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        interval = poll_seconds
         while True:
             if self.status in BUSY:
+                interval = poll_seconds
                 left = LONG_POLL if deadline is None else max(0.0, deadline - time.monotonic())
                 poll = min(LONG_POLL, left)
                 self._update(
@@ -190,7 +197,11 @@ class Request:
                     f"request {self.id} is still {self.status} after {timeout} seconds"
                 )
             if self.status not in BUSY:
-                time.sleep(poll_seconds)
+                pause = interval
+                if deadline is not None:
+                    pause = min(pause, max(0.0, deadline - time.monotonic()))
+                time.sleep(pause)
+                interval = min(interval * POLL_BACKOFF, MAX_POLL_SECONDS)
 
     # -- outputs -----------------------------------------------------------
     def result_bytes(self) -> tuple[bytes, str]:
