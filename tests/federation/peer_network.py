@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -27,6 +28,7 @@ class Gate:
     refuse_next: int = 0  # answer 503 without processing
     lose_next: int = 0  # process, then answer 503 as if the reply were lost
     refuse_all: bool = False
+    stall: float = 0.0  # seconds to wait before answering
     seen: list[int] = field(default_factory=list)  # status of every answer
     refusal_reasons: list[str] = field(default_factory=list)
 
@@ -62,6 +64,7 @@ class Peer:
 def _app(inbound: PeerInbound, gate: Gate) -> Starlette:
     async def messages(request: Request) -> Response:
         body = await request.body()
+        await asyncio.sleep(gate.stall)
         if gate.refuse_all or gate.refuse_next > 0:
             gate.refuse_next = max(0, gate.refuse_next - 1)
             gate.seen.append(503)

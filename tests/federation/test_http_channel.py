@@ -130,6 +130,17 @@ def test_a_partition_past_the_deadline_raises_unavailable(
     assert network.peers["bob"].gate.seen == [503] * 5
 
 
+def test_an_attempt_at_the_deadline_still_gets_a_fair_timeout(
+    network: PeerNetwork, pair: tuple[Peer, Peer], fake_time: FakeTime
+) -> None:
+    gate = network.peers["bob"].gate
+    gate.refuse_next, gate.stall = 1, 0.2
+    retry = RetryPolicy(deadline=1.0, initial=1.0, min_attempt=5.0)
+    channel(network, "alice", retry=retry, fake=fake_time).send("bob", "m", b"x")
+    assert fake_time.sleeps == [1.0]  # the second attempt started exactly at the deadline
+    assert gate.seen == [503, 204]
+
+
 def test_an_unreachable_peer_raises_unavailable(network: PeerNetwork, fake_time: FakeTime) -> None:
     network.add("alice")
     closed = HttpChannel(
@@ -203,6 +214,8 @@ def test_a_refused_frame_fails_a_parallel_send(
     assert channel(network, "bob").receive("alice", "m", timeout=5) == b"a" * 5000
     with pytest.raises(ValueError):
         channel(network, "alice", max_in_flight=0)
+    with pytest.raises(ValueError, match="min_attempt must be positive"):
+        RetryPolicy(min_attempt=0)
 
 
 def test_a_frame_naming_another_sender_is_refused(

@@ -38,12 +38,23 @@ _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 @dataclass(frozen=True)
 class RetryPolicy:
     """How ``send`` retries: backoff doubles from ``initial`` up to ``maximum`` seconds,
-    and gives up once ``deadline`` seconds have passed since the send began."""
+    and gives up once ``deadline`` seconds have passed since the send began.
+
+    Each attempt may take ``request_timeout`` seconds, cut to the time left
+    before the deadline but never below ``min_attempt`` (so an attempt made just
+    before the deadline still has a fair chance; a send may overrun its deadline
+    by at most ``min_attempt``)."""
 
     deadline: float = 60.0
     initial: float = 0.05
     maximum: float = 2.0
     request_timeout: float = 30.0
+    min_attempt: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("deadline", "initial", "maximum", "request_timeout", "min_attempt"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"RetryPolicy.{name} must be positive")
 
 
 class HttpChannel(Channel):
@@ -156,7 +167,8 @@ class HttpChannel(Channel):
                 key_id=self._key_id,
             )
             headers["Content-Type"] = "application/octet-stream"
-            timeout = max(0.001, min(self._retry.request_timeout, deadline - self._clock()))
+            left = deadline - self._clock()
+            timeout = min(self._retry.request_timeout, max(left, self._retry.min_attempt))
             try:
                 response = self._client.post(url, content=body, headers=headers, timeout=timeout)
             except httpx.TransportError:
