@@ -14,6 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -71,8 +74,40 @@ async def _load(
     }
 
 
+def _wrk(url: str, headers: dict[str, str], clients: int, seconds: float) -> dict[str, float]:
+    """Load from ``wrk`` (Debian package ``wrk``): one C thread, ``clients`` connections."""
+    cmd = ["wrk", "-t1", f"-c{clients}", f"-d{int(seconds)}s", "--latency", url]
+    for k, v in headers.items():
+        cmd += ["-H", f"{k}: {v}"]
+    text = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+
+    def ms(label: str) -> float:
+        m = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+        assert m, text
+        return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
+
+    total = re.search(r"(\d+) requests in", text)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    assert total and rps, text
+    return {
+        "requests": int(total.group(1)),
+        "errors": int(non2xx.group(1)) if non2xx else 0,
+        "rps": float(rps.group(1)),
+        "p50_ms": ms("50%"),
+        "p99_ms": ms("99%"),
+        "generator": "wrk",
+    }
+
+
 def _run_load(url: str, headers: dict[str, str], clients: int, seconds: float) -> dict[str, float]:
-    """The load runs in a separate process so it does not share the node's interpreter."""
+    """The load runs in a separate process so it does not share the node's interpreter.
+
+    ``wrk`` when installed (it needs far less CPU per request, which matters on
+    2 cores); otherwise an httpx asyncio client in a subprocess.
+    """
+    if shutil.which("wrk"):
+        return _wrk(url, headers, clients, seconds)
     code = (
         f"import asyncio, json, sys; sys.path.insert(0, {str(ROOT)!r}); "
         "from benchmarks.control_plane import _load; "
@@ -80,6 +115,12 @@ def _run_load(url: str, headers: dict[str, str], clients: int, seconds: float) -
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return dict(json.loads(out.stdout))
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux ``/proc``): a load-independent cost."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -113,11 +154,16 @@ def main() -> None:
                         "payload": {"source": "def f(t):\n    return len(t)\n", "datasets": ["t"]},
                     },
                 ).json()["id"]
+            assert node.proc is not None
+            before = _cpu_seconds(node.proc.pid)
             ours = _run_load(
                 f"{node.url}/v1/requests/{rid}",
                 {"Authorization": f"Bearer {token}"},
                 args.clients,
                 args.seconds,
+            )
+            ours["server_cpu_ms_per_request"] = (
+                (_cpu_seconds(node.proc.pid) - before) * 1000 / ours["requests"]
             )
         finally:
             node.stop()
@@ -130,7 +176,11 @@ def main() -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
+        before = _cpu_seconds(bare.pid)
         anchor = _run_load(f"http://127.0.0.1:{port}/v1/requests/1", {}, args.clients, args.seconds)
+        anchor["server_cpu_ms_per_request"] = (
+            (_cpu_seconds(bare.pid) - before) * 1000 / anchor["requests"]
+        )
     finally:
         bare.terminate()
     print(

@@ -180,14 +180,21 @@ def test_audit_appends_are_serialised(store: SqlStore) -> None:
             seq, "t", "a", "x", "s", {}, "p" if prev is None else prev.hash, f"h{seq}", "sig"
         )
 
-    threads = [
-        threading.Thread(target=lambda: [store.append_audit(make) for _ in range(5)])
-        for _ in range(4)
-    ]
+    errors: list[BaseException] = []
+
+    def append_five() -> None:
+        try:
+            for _ in range(5):
+                store.append_audit(make)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=append_five) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert errors == []
     entries = list(store.audit_entries())
     assert [e.seq for e in entries] == list(range(20))
     assert all(e.prev_hash == entries[i - 1].hash for i, e in enumerate(entries) if i)

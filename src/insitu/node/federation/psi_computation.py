@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -247,8 +247,21 @@ def run_psi(ctx: CollabContext) -> dict[str, Any] | None:
         "sender": psi.sender,
         "dp": cost,
         "exact": cost is None,
-        "learns": psi.learns(),
+        "learns": learns(psi, learner, results, cost),
     }
+
+
+def learns(
+    psi: PsiSpec, learner: str, results: Sequence[str], cost: dict[str, float] | None
+) -> dict[str, str]:
+    """:meth:`PsiSpec.learns`, plus the released output a result party got from the learner."""
+    out = psi.learns()
+    released = "the released cardinality" + (" and sum" if psi.mode is Mode.SUM else "")
+    released += " (with DP noise)" if cost is not None else " (exact)"
+    for party in results:
+        if party != learner and psi.mode in (Mode.CARDINALITY, Mode.SUM):
+            out[party] += f"; then, as a result party, {released} from {learner}"
+    return out
 
 
 def _sizes(result: PsiResult, own_rows: int) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -9,7 +10,8 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, bindparam, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from insitu.errors import AlreadyExists, Conflict, NotFound
@@ -44,6 +46,8 @@ from insitu.node.store.records import (
 
 T = TypeVar("T")
 
+_REQUEST_BY_ID = select(RequestRow.__table__).where(RequestRow.__table__.c.id == bindparam("rid"))
+
 
 def _utc(value: datetime | None) -> datetime | None:
     """SQLite returns naive datetimes; every datetime leaving the store is UTC-aware."""
@@ -58,7 +62,8 @@ def _member(row: MemberRow) -> Member:
     )
 
 
-def _request(row: RequestRow) -> Request:
+def _request(row: Any) -> Request:
+    """From a ``RequestRow`` or a Core row of the requests table."""
     return Request(
         id=row.id,
         kind=row.kind,
@@ -319,6 +324,14 @@ class SqlStore(Store):
         return self._run(go, write=True)
 
     def get_request(self, request_id: int) -> Request:
+        if self._current.get() is None:
+            # The hot path of status polling: one Core statement, no ORM session.
+            with self.engine.connect() as conn:
+                found = conn.execute(_REQUEST_BY_ID, {"rid": request_id}).first()
+            if found is None:
+                raise NotFound(f"no request {request_id}")
+            return _request(found)  # a Core row has the same attribute names
+
         def go(s: Session) -> Request:
             row = s.get(RequestRow, request_id)
             if row is None:
@@ -503,21 +516,33 @@ class SqlStore(Store):
     # -- audit ---------------------------------------------------------------
     def append_audit(self, make: Callable[[AuditRecord | None], AuditRecord]) -> AuditRecord:
         def go(s: Session) -> AuditRecord:
-            head = s.scalar(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update())
+            head = self._locked_audit_head(s)
             prev = None
-            if head is not None:
+            if head.seq >= 0:
                 prev_row = s.get(AuditRow, head.seq)
                 prev = _audit(prev_row) if prev_row is not None else None
             entry = make(prev)
             s.add(AuditRow(**asdict(entry)))
-            if head is None:
-                s.add(AuditHeadRow(id=1, seq=entry.seq, hash=entry.hash))
-            else:
-                head.seq, head.hash = entry.seq, entry.hash
+            head.seq, head.hash = entry.seq, entry.hash
             s.flush()
             return entry
 
         return self._run(go, write=True)
+
+    def _locked_audit_head(self, s: Session) -> AuditHeadRow:
+        """The single head row, locked until commit; created (seq -1) on first use.
+
+        Two first appends racing on PostgreSQL both find no row; the savepoint
+        lets the loser of the insert fall back to locking the winner's row.
+        """
+        q = select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()
+        head = s.scalar(q)
+        if head is None:
+            with contextlib.suppress(IntegrityError), s.begin_nested():
+                s.add(AuditHeadRow(id=1, seq=-1, hash=""))
+            head = s.scalar(q.execution_options(populate_existing=True))
+        assert head is not None
+        return head
 
     def audit_entries(self, *, after: int = -1, limit: int | None = None) -> Iterator[AuditRecord]:
         q = select(AuditRow).where(AuditRow.seq > after).order_by(AuditRow.seq)
