@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from insitu.crypto.signing import SigningKey
@@ -67,6 +67,7 @@ def test_happy_path() -> None:
     assert job.result_sha256 == "ab" * 32
 
 
+@settings(deadline=None)
 @given(st.permutations(NAMES))
 def test_ready_exactly_when_the_last_party_approved(order: list[str]) -> None:
     job = proposed()
@@ -230,6 +231,7 @@ ACTIONS: dict[str, Callable[[Job], Job]] = {
 }
 
 
+@settings(deadline=None)
 @given(st.lists(st.sampled_from(sorted(ACTIONS)), max_size=30))
 def test_invariants_hold_for_any_sequence_of_actions(actions: list[str]) -> None:
     job = proposed()
