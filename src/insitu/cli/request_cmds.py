@@ -11,6 +11,7 @@ from rich.syntax import Syntax
 from insitu.cli.app import (
     App,
     emit_json,
+    err,
     fields_table,
     out,
     remote_command,
@@ -110,7 +111,12 @@ def wait(
     as_json: bool = False,
 ) -> None:
     """Wait until the node has run the request (non-zero exit if it failed or was denied)."""
-    req = node.request(request_id).wait(timeout, until_released=until_released)
+    req = node.request(request_id)
+    if as_json or not err.is_terminal:
+        req.wait(timeout, until_released=until_released)
+    else:
+        with err.status(f"waiting for request {request_id} ({req.status})"):
+            req.wait(timeout, until_released=until_released)
     show_request(req, as_json=as_json)
 
 
