@@ -5,7 +5,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -60,3 +62,39 @@ def test_adding_one_unit_moves_releases_within_sensitivity(
     assert (after["sum_x"] - before["sum_x"]).abs().sum() <= shares["sum:x"] == 2 * 50
     # The other units' kept rows did not change: the change is one unit's (≤ k) clamped rows.
     assert 1 <= (after["count"] - before["count"]).sum() <= min(len(extra), 2)
+
+
+FCARD = Card.from_mapping(
+    {
+        "name": "f",
+        "columns": [
+            {"name": "uid", "type": "string"},
+            {"name": "v", "type": "float", "lower": -2.5, "upper": 7.25},
+        ],
+        "privacy_unit": {"column": "uid", "max_rows": 1},
+    }
+)
+FPLAN = compile_sql("SELECT SUM(v), AVG(v), COUNT(*) FROM f", FCARD)
+values = st.lists(
+    st.one_of(
+        st.floats(-1e12, 1e12, allow_nan=False),
+        st.sampled_from([float("inf"), float("-inf"), -2.5, 7.25, 0.0]),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=15, deadline=None)
+@given(values)
+def test_values_are_clamped_to_the_declared_bounds(vs: list[float]) -> None:
+    df = pd.DataFrame({"uid": [f"u{i}" for i in range(len(vs))], "v": vs})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "f.parquet"
+        df.to_parquet(path, index=False)
+        row = execute(FPLAN, path, FCARD, rho=1e16).table.iloc[0]  # noise ≪ one grid step
+    clipped = np.clip(np.array(vs), -2.5, 7.25)
+    step = 9.75 / 2**20  # at most half a grid step of rounding per value
+    assert row["sum_v"] == pytest.approx(clipped.sum(), abs=len(vs) * step)
+    assert -2.5 <= row["mean_v"] <= 7.25
+    assert row["count"] == len(vs)
