@@ -44,6 +44,7 @@ class Presentation:
 
 
 def domain(card: Card, key: str) -> list[Any] | None:
+    """Declared values of a group key (booleans: False, True); None for strings."""
     col = card.column(key)
     if col.type is ColumnType.CATEGORY:
         return list(col.categories or [])
@@ -55,6 +56,12 @@ def domain(card: Card, key: str) -> list[Any] | None:
 def true_values(
     plan: Plan, card: Card, rows: list[tuple[Any, ...]], names: list[str], grids: dict[str, Grid]
 ) -> dict[Key, dict[str, Any]]:
+    """Exact measurement values per observed group, from Σy, Σy², counts and bin maps.
+
+    Centred sums are formed here in exact integer arithmetic:
+    Σ(2y − lo − hi) = 2Σy − (lo + hi)·n and
+    Σ(2y − lo − hi)² = 4Σy² − 4(lo + hi)Σy + (lo + hi)²·n.
+    """
     nk = len(plan.group_by)
     out: dict[Key, dict[str, Any]] = {}
     mkeys = [m.key for m in measurements(plan, card)]
@@ -85,6 +92,11 @@ def true_values(
 
 
 def universe(plan: Plan, card: Card, observed: Sequence[Key]) -> list[Key]:
+    """Groups to release: every declared key combination, or the partition-selection candidates.
+
+    With a string key, the candidates are the observed keys whose declared
+    parts hold declared values; selection then keeps those above the threshold.
+    """
     domains = [domain(card, k) for k in plan.group_by]
     if all(d is not None for d in domains):
         return [tuple(k) for k in itertools.product(*[d or [] for d in domains])]
@@ -98,6 +110,7 @@ def universe(plan: Plan, card: Card, observed: Sequence[Key]) -> list[Key]:
 def noisy(
     shares: tuple[Share, ...], keys: list[Key], true: dict[Key, dict[str, Any]]
 ) -> dict[Key, dict[str, Any]]:
+    """Each measurement's vector over ``keys`` plus its OpenDP noise (absent groups count 0)."""
     out: dict[Key, dict[str, Any]] = {k: {} for k in keys}
     for s in shares:
         mk, width = s.measurement.key, s.measurement.width
