@@ -260,3 +260,15 @@ def test_rows_without_a_unit_are_dropped(tmp_path: Path) -> None:
     plan = compile_sql("SELECT COUNT(*) FROM persons", CARD)
     full = execute(plan, write(tmp_path), CARD, rho=EXACT).table["count"].iloc[0]
     assert execute(plan, path, CARD, rho=EXACT).table["count"].iloc[0] == full - 5
+
+
+def test_budget_split_follows_weights() -> None:
+    plan = compile_sql("SELECT region, COUNT(*), AVG(income) FROM persons GROUP BY region", CARD)
+    even = dry_run(plan, CARD, rho=1.0)
+    assert [s.measurement.key for s in even.shares] == ["count", "count:income", "csum:income"]
+    assert [s.rho for s in even.shares] == pytest.approx([1 / 3] * 3)
+    skewed = dry_run(plan, CARD, rho=1.0, weights={"csum:income": 2.0})
+    assert [s.rho for s in skewed.shares] == pytest.approx([0.25, 0.25, 0.5])
+    assert sum(s.rho or 0 for s in skewed.shares) == pytest.approx(1.0)
+    with pytest.raises(QueryError, match="unknown measurements"):
+        dry_run(plan, CARD, rho=1.0, weights={"sum:age": 1.0})
