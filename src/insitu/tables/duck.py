@@ -33,7 +33,10 @@ def connect(
     }
     if temp_directory is not None:
         config["temp_directory"] = str(temp_directory)
-    return duckdb.connect(":memory:", config=config)
+    con = duckdb.connect(":memory:", config=config)
+    # DuckDB draws a progress bar on the terminal for long queries; never in a server log.
+    con.execute("SET enable_progress_bar_print = false")
+    return con
 
 
 def ident(name: str) -> str:
