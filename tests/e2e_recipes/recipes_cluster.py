@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,22 +117,26 @@ def _live(root: Path, name: str) -> LiveNode:
     return node
 
 
+def _stock(root: Path, name: str, nodes: dict[str, LiveNode]) -> None:
+    """Register the other nodes as peers and upload this node's datasets."""
+    with insitu.connect(nodes[name].url, token=nodes[name].owner_token) as owner:
+        for other, peer in nodes.items():
+            if other != name:
+                owner.peers.add(other, url=peer.url, public_key=public_key(peer))
+        _upload(owner, root, name, "keys", keys_table(name), KEYS_CARD)
+        _upload(owner, root, name, "survey", survey_table(name), SURVEY_CARD)
+        if name == "office-c":
+            wide = dict(SURVEY_CARD, columns=[dict(c) for c in SURVEY_CARD["columns"]])
+            wide["columns"][1]["upper"] = 130
+            _upload(owner, root, name, "survey_odd", survey_table(name, bad_age=True), wide)
+
+
 def make_recipe_cluster(root: Path) -> Iterator[RecipeCluster]:
     nodes = {name: _live(root, name) for name in NAMES}
     try:
-        for node in nodes.values():
-            node.start()
-        for name, node in nodes.items():
-            with insitu.connect(node.url, token=node.owner_token) as owner:
-                for other, peer in nodes.items():
-                    if other != name:
-                        owner.peers.add(other, url=peer.url, public_key=public_key(peer))
-                _upload(owner, root, name, "keys", keys_table(name), KEYS_CARD)
-                _upload(owner, root, name, "survey", survey_table(name), SURVEY_CARD)
-                if name == "office-c":
-                    wide = dict(SURVEY_CARD, columns=[dict(c) for c in SURVEY_CARD["columns"]])
-                    wide["columns"][1]["upper"] = 130
-                    _upload(owner, root, name, "survey_odd", survey_table(name, bad_age=True), wide)
+        with ThreadPoolExecutor(len(nodes)) as pool:  # the nodes start and fill up side by side
+            list(pool.map(lambda n: n.start(), nodes.values()))
+            list(pool.map(lambda name: _stock(root, name, nodes), nodes))
         yield RecipeCluster(nodes, root)
     finally:
         for node in nodes.values():

@@ -169,3 +169,34 @@ def test_cli_statistic_strings() -> None:
     assert parse_stat("quantiles:age@0.5,0.9")["probs"] == [0.5, 0.9]
     with pytest.raises(InvalidInput):
         parse_stat("median:age")
+
+
+def test_psi_reveal_to_both_gives_each_side_its_own_matched_rows(tmp_path: Path) -> None:
+    roles = {"office-a": ["input", "result"], "office-b": ["input", "result"]}
+    params = {"mode": "intersection", "receiver": "office-a", "sender": "office-b",
+              "key": {"columns": ["id"]}, "reveal_to_both": True}  # fmt: skip
+    files = _parquet(tmp_path, {n: keys_table(n) for n in roles})
+    outputs, _ = _run_all(_spec("psi", roles, params), files)
+    shared = set(IDS["office-a"]) & set(IDS["office-b"])
+    for name in roles:
+        ids = IDS[name]
+        assert outputs[name]["matched_rows"] == [i for i, k in enumerate(ids) if k in shared]
+        assert outputs[name]["cardinality"] == len(shared)
+
+
+def test_psi_grouped_sum_with_dp_noise_per_group(tmp_path: Path) -> None:
+    roles = {"office-a": ["input", "result"], "office-b": ["input"]}
+    params = {"mode": "sum", "receiver": "office-a", "sender": "office-b",
+              "key": {"columns": ["id"]}, "value_column": "amount", "value_bound": 1000,
+              "group_column": "sector", "group_values": ["farm", "shop", "tech"]}  # fmt: skip
+    files = _parquet(tmp_path, {n: keys_table(n) for n in roles})
+    outputs, releases = _run_all(_spec("psi", roles, params, {"rho": 1e6}), files)
+    a, b = keys_table("office-a"), keys_table("office-b")
+    joined = a.merge(b, on="id", suffixes=("_a", "_b"))
+    out = outputs["office-a"]
+    for sector, group in out["groups"].items():
+        rows = joined[joined["sector_a"] == sector]
+        assert abs(group["cardinality"] - len(rows)) <= 1  # σ = 1/√(10^6) per count
+        assert abs(group["total"] - int(rows["amount_b"].sum())) <= 10  # σ = 1 per sum
+    assert out["total"] == sum(g["total"] for g in out["groups"].values())
+    assert releases == Counter(list(roles))

@@ -192,7 +192,7 @@ def _release(
                 for g, c, t in zip(psi.group_values, counts, totals, strict=True)
             }
         return body
-    count = int(out.cardinality or 0)
+    count = int(out.cardinality) if out.cardinality is not None else len(out.matched or [])
     body["cardinality"] = (
         count if cost is None else _noisy(count, sensitivity=1, cost=cost, share=1)
     )
