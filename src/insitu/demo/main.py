@@ -7,7 +7,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from insitu.demo import dp_queries, peering, remote_code, secure_count
+from insitu.demo import (
+    dp_queries,
+    many_holders,
+    peering,
+    population_overlap,
+    remote_code,
+    secure_count,
+    trade_asymmetry,
+)
 from insitu.demo.cluster import DemoNode, init_node
 from insitu.demo.story import chapter, console, says
 
@@ -31,6 +39,9 @@ def run(keep_running: bool = False, data_dir: Path | None = None) -> int:
         dp_queries.run(nodes[0])
         peering.run(nodes)
         secure_count.run(nodes, root / "data", analyst_token)
+        population_overlap.run(nodes, root / "data")
+        trade_asymmetry.run(nodes, root / "data")
+        many_holders.run(nodes, root / "data")
         chapter("Done", f"every flow ran in {time.monotonic() - started:.1f} s")
         if keep_running:
             for n in nodes:
