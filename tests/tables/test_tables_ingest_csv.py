@@ -266,7 +266,7 @@ def test_bad_arguments(tmp_path: Path) -> None:
         (b"id,name\n1,a\n2,b", [1, 2], ["a", "b"]),
         (b'"id","name"\n1,"a\nb"\n2,b\n', [1, 2], ["a\nb", "b"]),
         (b"id|name\n1|a\n", [1], ["a"]),
-        (b'id,name\n1,""\n2,\n', [1, 2], ["", None]),
+        (b'id,name\n1,""\n2,\n', [1, 2], [None, None]),
     ],
     ids=["bom-crlf", "trailing-blank-lines", "no-final-newline", "quoted-newline", "pipe", "empty"],
 )

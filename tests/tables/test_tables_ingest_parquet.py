@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -113,3 +114,12 @@ def test_empty_parquet_table_is_refused(tmp_path: Path) -> None:
     )  # fmt: skip
     with pytest.raises(InvalidInput, match="no data rows"):
         ingest(write(tmp_path, schema.empty_table()), CARD, tmp_path / "out.parquet")
+
+
+def test_parquet_keeps_empty_strings_apart_from_missing(tmp_path: Path) -> None:
+    card = Card.from_mapping(
+        {"name": "s", "columns": [{"name": "s", "type": "string", "nullable": True}]}
+    )
+    ingest(write(tmp_path, pa.table({"s": ["", None, "x"]})), card, tmp_path / "out.parquet")
+    got = read_table(tmp_path / "out.parquet")["s"].tolist()
+    assert got[0] == "" and got[1] is not None and pd.isna(got[1]) and got[2] == "x"

@@ -98,11 +98,11 @@ def test_mock_respects_any_card_and_ingests_cleanly(card: Card, rows: int) -> No
     if rows == 0:
         return
     with tempfile.TemporaryDirectory() as tmp:
-        src, dest = Path(tmp) / "mock.parquet", Path(tmp) / "out.parquet"
-        frame.to_parquet(src, index=False)
-        assert ingest(src, card, dest).rows == rows
-        back = read_table(dest)
-    pd.testing.assert_frame_equal(back, frame)
+        for name, write in (("mock.parquet", frame.to_parquet), ("mock.csv", frame.to_csv)):
+            src, dest = Path(tmp) / name, Path(tmp) / f"{name}.out.parquet"
+            write(src, index=False)
+            assert ingest(src, card, dest).rows == rows
+            pd.testing.assert_frame_equal(read_table(dest), frame)
 
 
 def test_different_seeds_give_different_mocks() -> None:

@@ -170,7 +170,7 @@ class _Job:
         return (
             f"read_csv({literal(self.source)}, header = true, auto_detect = false, "
             f"delim = {literal(delimiter)}, quote = '\"', escape = '\"', nullstr = '', "
-            f"allow_quoted_nulls = false, strict_mode = true, columns = {columns}{extra})"
+            f"allow_quoted_nulls = true, strict_mode = true, columns = {columns}{extra})"
         )
 
     def _diagnose_csv(
