@@ -130,9 +130,9 @@ class InternalError(InsituError):
 def all_error_classes() -> dict[str, type[InsituError]]:
     """Every error class by its ``code``, for decoding errors off the wire."""
     found: dict[str, type[InsituError]] = {}
-    stack: list[type[InsituError]] = [InsituError]
-    while stack:
-        cls = stack.pop()
-        found[cls.code] = cls
-        stack.extend(cls.__subclasses__())
+    queue: list[type[InsituError]] = [InsituError]
+    while queue:  # breadth first: a subclass that reuses a code never shadows its base
+        cls = queue.pop(0)
+        found.setdefault(cls.code, cls)
+        queue.extend(cls.__subclasses__())
     return found

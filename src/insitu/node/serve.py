@@ -57,8 +57,12 @@ def serve(
 
     async def startup(*args: object, **kwargs: object) -> None:
         await original(*args, **kwargs)  # type: ignore[arg-type]
+        bound = port  # with --port 0 the OS chose one: report that
+        for srv in server.servers:
+            for sock in srv.sockets:
+                bound = sock.getsockname()[1]
         print(
-            f"insitu node {settings.name} ready at {scheme}://{host}:{port}",
+            f"insitu node {settings.name} ready at {scheme}://{host}:{bound}",
             file=sys.stderr,
             flush=True,
         )

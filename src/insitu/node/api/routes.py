@@ -256,13 +256,15 @@ async def wait(
     node: NodeDep,
     timeout: Annotated[float, Query(ge=0, le=60)] = 20.0,
 ) -> dict[str, Any]:
-    """Long poll: answers when the request leaves pending/approved/running, or at ``timeout``."""
+    """Long poll: answers as soon as the request's status differs from its status when the
+    call began (so a pending request is watched for the owner's decision, a done one for
+    its release), once it is final, or at ``timeout``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    start = node.requests.get(request_id, viewer=member).status  # a short indexed read
     while True:
-        req = node.requests.get(request_id, viewer=member)  # a short indexed read, as above
-        busy = req.status in (Status.APPROVED, Status.RUNNING)
-        if not busy or loop.time() >= deadline:
+        req = node.requests.get(request_id, viewer=member)
+        if req.status != start or req.status.final or loop.time() >= deadline:
             return request_view(req)
         await asyncio.sleep(0.05)
 

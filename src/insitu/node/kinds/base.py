@@ -47,6 +47,10 @@ class DatasetAccess(ABC):
     @abstractmethod
     def mock_path(self, name: str, *, rows: int) -> Path: ...
 
+    @abstractmethod
+    def prepared_path(self, name: str) -> Path:
+        """The dataset bounded per privacy unit and encoded for DP queries (made once)."""
+
 
 class RequestKind(ABC):
     """One kind of request. ``prepare`` checks input; ``run`` computes on private data."""

@@ -63,7 +63,7 @@ class DpQueryKind(RequestKind):
     def run(self, request: Request, data: DatasetAccess, workdir: Path) -> Output:
         q = parse(request.payload, data)
         release = execute(
-            q["plan"], data.path(q["dataset"]), q["card"],
+            q["plan"], data.prepared_path(q["dataset"]), q["card"],
             epsilon=q["epsilon"], rho=q["rho"], delta=q["delta"],
             presentation=Presentation(**q["presentation"]),
         )  # fmt: skip
