@@ -123,3 +123,20 @@ def test_parquet_keeps_empty_strings_apart_from_missing(tmp_path: Path) -> None:
     ingest(write(tmp_path, pa.table({"s": ["", None, "x"]})), card, tmp_path / "out.parquet")
     got = read_table(tmp_path / "out.parquet")["s"].tolist()
     assert got[0] == "" and got[1] is not None and pd.isna(got[1]) and got[2] == "x"
+
+
+def test_nested_and_binary_columns_are_wrong_types(tmp_path: Path) -> None:
+    card = Card.from_mapping(
+        {
+            "name": "s",
+            "columns": [
+                {"name": "s", "type": "string"},
+                {"name": "n", "type": "integer", "nullable": True},
+            ],
+        }
+    )
+    table = pa.table({"s": pa.array([[1, 2], [3]]), "n": pa.array([b"1", None])})
+    with pytest.raises(CardViolation) as info:
+        ingest(write(tmp_path, table), card, tmp_path / "out.parquet")
+    kinds = {(p["column"], p["kind"]) for p in info.value.details["problems"]}
+    assert kinds == {("s", "wrong_type"), ("n", "wrong_type")}

@@ -90,7 +90,8 @@ def typed_expr(col: Column, raw: str, src: str) -> str:
         if fam in ("int", "real", "text"):
             return f"TRY_CAST({raw} AS DOUBLE)"
     elif col.type in (ColumnType.CATEGORY, ColumnType.STRING):
-        return f"CAST({raw} AS VARCHAR)"
+        if fam in ("text", "int", "real", "boolean", "date"):
+            return f"CAST({raw} AS VARCHAR)"
     elif col.type is ColumnType.BOOLEAN:
         if fam in ("boolean", "text"):
             return f"TRY_CAST({raw} AS BOOLEAN)"
