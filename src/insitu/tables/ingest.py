@@ -1,11 +1,12 @@
 """Register a private table: check a CSV or Parquet file against its card and store Parquet.
 
-The file is read by DuckDB with the card's column types, streamed to a
-temporary Parquet file next to ``dest`` (bounded memory: DuckDB spills past
-its ``memory_limit``), checked column by column against the card, and only
-then renamed to ``dest``. Rows that break the card are never dropped or
-changed: the whole ingest fails with :class:`insitu.errors.CardViolation`
-saying how many rows, which rows and why.
+The file is read by DuckDB with the card's column types, converted and
+checked against the card in the same streaming pass that writes a temporary
+Parquet file next to ``dest`` (bounded memory: DuckDB spills past its
+``memory_limit``), and only then renamed to ``dest``. Rows that break the
+card are never dropped or changed: the whole ingest fails with
+:class:`insitu.errors.CardViolation` saying how many rows, which rows and
+why; those details come from a second, diagnostic read made only then.
 """
 
 # SQL is built from card names and values only through duck.ident/literal/number.
