@@ -1,0 +1,225 @@
+"""The node's durable peer-message route against the bare in-memory one, same sender.
+
+Run:  .venv/bin/python benchmarks/node_peer_route.py [--small 300] [--mib 16] [--repeats 3]
+
+Receiver under test: a real node (``create_app``) whose route verifies the
+signature against its registered peers, records the nonce in the database
+(``DbNonceStore``), reassembles frames and stores each whole message in the
+``peer_messages`` table (``DbInbox``), SQLite in WAL mode. Anchor: a minimal
+Starlette app running ``PeerInbound`` with a ``MemoryNonceStore`` and a
+``MemoryInbox`` (what ``tests/federation`` uses). Both run under uvicorn in
+their own process; one ``HttpChannel`` per receiver sends the same payloads,
+interleaved, and each message is read back from the receiver's inbox before
+the next is sent (small messages), so the figures include delivery and the
+receiver's commit. Prints p50/p90 latency for 1 KiB messages and MiB/s for
+one large message, and the ratios node / anchor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from insitu.crypto.signing import SigningKey
+from insitu.federation.http_channel import HttpChannel, RetryPolicy
+from insitu.federation.inbox import MemoryInbox
+from insitu.federation.job import Job
+from insitu.federation.spec import CollaborationSpec
+from insitu.node.init import init_node
+from insitu.node.node import Node
+from insitu.node.settings import NodeSettings
+
+ANCHOR = r"""
+import sys, time
+import uvicorn
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+from insitu.crypto.signing import VerifyKey
+from insitu.federation.inbound import MESSAGES_PATH, PeerInbound
+from insitu.federation.inbox import MemoryInbox
+from insitu.federation.nonces import MemoryNonceStore
+
+inbound = PeerInbound(me="south", party_keys=lambda _c: {"north": VerifyKey.from_text(sys.argv[2])},
+                      nonces=MemoryNonceStore(), inbox=MemoryInbox())
+
+async def messages(request):
+    body = await request.body()
+    inbound.handle(request.path_params["collab_id"], headers=dict(request.headers),
+                   method="POST", path=request.scope["raw_path"].decode(), body=body,
+                   now=time.time())
+    return Response(status_code=204)
+
+async def got(request):
+    key = ("bench", "north", "south", request.path_params["msg"])
+    return Response(inbound.inbox.get(key, timeout=30))
+
+async def ping(request):
+    return Response(b"ok")
+
+app = Starlette(routes=[Route(MESSAGES_PATH, messages, methods=["POST"]),
+                        Route("/got/{msg:path}", got), Route("/ping", ping)])
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+
+NODE = r"""
+import sys
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import Response
+from insitu.node.api.app import create_app
+from insitu.node.node import Node
+from insitu.node.settings import NodeSettings
+
+node = Node(NodeSettings.load(sys.argv[1]))
+app = create_app(node, run_jobs=False)
+
+@app.get("/ping")
+def ping() -> Response:
+    return Response(b"ok")
+
+@app.get("/got/{msg:path}")
+def got(msg: str) -> Response:
+    return Response(node.federation.inbox.get(("bench", "north", "south", msg), timeout=30))
+
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_up(url: str) -> None:
+    end = time.monotonic() + 120
+    while time.monotonic() < end:
+        try:
+            if httpx.get(url + "/ping", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{url} did not start")
+
+
+def prepare_node(root: Path, north_key: SigningKey) -> Path:
+    """A node 'south' that registered 'north' and approved a collaboration 'bench'."""
+    init_node(root / "south", name="south")
+    settings = NodeSettings.load(root / "south")
+    settings.insecure_peers = True
+    settings.save()
+    node = Node(settings)
+    try:
+        north_url = "http://127.0.0.1:9"
+        node.federation.peers.add(
+            "north", url=north_url, public_key=north_key.public_key.to_text(), by="owner"
+        )
+        spec = CollaborationSpec.parse(
+            {
+                "collab_id": "bench",
+                "computation": "secure_count",
+                "parties": [
+                    {"name": "north", "url": north_url, "roles": ["input", "result"],
+                     "public_key": north_key.public_key.to_text(), "datasets": ["d"]},
+                    {"name": "south", "url": "http://127.0.0.1:8", "roles": ["input"],
+                     "public_key": node.key.public_key.to_text(), "datasets": ["d"]},
+                ],
+                "privacy_costs": [
+                    {"party": "north", "dataset": "d", "exact": True},
+                    {"party": "south", "dataset": "d", "exact": True},
+                ],
+                "result_parties": ["north"],
+                "timeout_seconds": 7 * 24 * 3600,
+            }
+        )  # fmt: skip
+        now = time.time()
+        job = Job.propose(spec, me="south", now=now).approve("south", now=now)
+        node.federation.store.add_collab(spec, job, proposed_by="bench", at=node.clock())
+    finally:
+        node.close()
+    return root / "south"
+
+
+def channel(url: str, key: SigningKey) -> HttpChannel:
+    return HttpChannel(
+        me="north",
+        collab_id="bench",
+        peers={"south": url},
+        key=key,
+        inbox=MemoryInbox(),
+        retry=RetryPolicy(deadline=60),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--small", type=int, default=300)
+    parser.add_argument("--mib", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    key = SigningKey.generate()
+    root = Path(tempfile.mkdtemp(prefix="insitu-bench-"))
+    node_dir = prepare_node(root, key)
+    ports = {"node": free_port(), "anchor": free_port()}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", NODE, str(node_dir), str(ports["node"])]),
+        subprocess.Popen(
+            [sys.executable, "-c", ANCHOR, str(ports["anchor"]), key.public_key.to_text()]
+        ),
+    ]
+    try:
+        urls = {k: f"http://127.0.0.1:{p}" for k, p in ports.items()}
+        for url in urls.values():
+            wait_up(url)
+        chans = {k: channel(u, key) for k, u in urls.items()}
+        readers = {k: httpx.Client(base_url=u, timeout=60) for k, u in urls.items()}
+        small: dict[str, list[float]] = {"node": [], "anchor": []}
+        payload = os.urandom(1024)
+        for i in range(args.small):
+            for kind in ("node", "anchor"):
+                t0 = time.perf_counter()
+                chans[kind].send("south", f"s{i}", payload)
+                assert readers[kind].get(f"/got/s{i}").content == payload
+                small[kind].append(time.perf_counter() - t0)
+        large: dict[str, list[float]] = {"node": [], "anchor": []}
+        big = os.urandom(args.mib << 20)
+        for r in range(args.repeats):
+            for kind in ("node", "anchor"):
+                t0 = time.perf_counter()
+                chans[kind].send("south", f"big{r}", big)
+                assert len(readers[kind].get(f"/got/big{r}").content) == len(big)
+                large[kind].append(time.perf_counter() - t0)
+        load = os.getloadavg()[0]
+        print(f"load average {load:.1f} on {os.cpu_count()} cores")
+        for kind in ("node", "anchor"):
+            q = statistics.quantiles(small[kind], n=10)
+            print(
+                f"{kind:6}  1 KiB p50 {statistics.median(small[kind]) * 1e3:7.2f} ms  "
+                f"p90 {q[8] * 1e3:7.2f} ms   {args.mib} MiB median "
+                f"{args.mib / statistics.median(large[kind]):7.1f} MiB/s"
+            )
+        ratio_small = statistics.median(small["node"]) / statistics.median(small["anchor"])
+        ratio_large = statistics.median(large["anchor"]) / statistics.median(large["node"])
+        print(
+            f"ratio node/anchor: 1 KiB latency x{ratio_small:.2f}, "
+            f"large throughput x{ratio_large:.2f}"
+        )
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(20)
+
+
+if __name__ == "__main__":
+    main()
