@@ -19,7 +19,9 @@ class InsituError(Exception):
         Human-readable explanation, safe to show to the caller.
     details:
         Optional JSON-serialisable data that helps the caller fix the problem
-        (for example the rows that broke a card). Never holds private values.
+        (for example the rows that broke a card). It may show private values
+        only to a caller who owns them (an owner registering a file sees its
+        offending cells); errors that reach analysts never carry any.
     """
 
     code: ClassVar[str] = "insitu_error"
