@@ -236,7 +236,10 @@ class Collaborations:
         Only while this node approved and the job is live, and only from
         parties that are active registered peers.
         """
-        c = self._store.find_collab(collab_id)
+        return self.accepting_keys_of(self._store.find_collab(collab_id))
+
+    def accepting_keys_of(self, c: Collaboration | None) -> dict[str, VerifyKey] | None:
+        """:meth:`accepting_keys` for an already loaded collaboration."""
         if c is None or c.job.state not in _ACCEPTING:
             return None
         keys: dict[str, VerifyKey] = {}

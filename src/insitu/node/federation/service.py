@@ -119,11 +119,12 @@ class Federation:
         """Verify, reassemble and store one protocol frame (see :class:`PeerInbound`)."""
         collab = self.store.find_collab(collab_id)
         me = collab.job.me if collab is not None else "-"
-        if collab is not None and self.collaborations.accepting_keys(collab_id) is None:
+        keys = self.collaborations.accepting_keys_of(collab)
+        if collab is not None and keys is None:
             self._refuse_signed(collab, headers=headers, method=method, path=path, body=body)
         inbound = PeerInbound(
             me=me,
-            party_keys=self.collaborations.accepting_keys,
+            party_keys=lambda _collab_id: keys,
             nonces=self.nonces,
             inbox=self.inbox,
             reassembler=self.reassembler,
