@@ -16,6 +16,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -33,11 +34,52 @@ def cpu_s() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def peak_mb(workers: int = 0) -> float:
-    """Upper bound of the peak resident memory: this process plus each worker at its largest."""
-    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return (me + workers * kids) / 1024
+class TreeMemory:
+    """Samples the resident memory of this process and all its descendants; keeps the peak.
+
+    Reading ``ru_maxrss`` of children would count the parent's pages a child
+    briefly shares after ``fork``; summing live ``VmRSS`` avoids that.
+    """
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _tree(pid: int) -> list[int]:
+        out = [pid]
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as f:
+                    for child in f.read().split():
+                        out.extend(TreeMemory._tree(int(child)))
+        except OSError:
+            pass
+        return out
+
+    @staticmethod
+    def _rss_kb(pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def _run(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            total = sum(self._rss_kb(p) for p in self._tree(os.getpid()))
+            self.peak_kb = max(self.peak_kb, total)
+
+    def stop_mb(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return max(self.peak_kb, own) / 1024
 
 
 def run_openmined(n: int) -> dict[str, Any]:
@@ -71,7 +113,6 @@ def run_openmined(n: int) -> dict[str, Any]:
         "phases": phases,
         "wire_bytes": wire,
         "matched": len(found),
-        "peak_mb": peak_mb(),
         "cpu_s": cpu_s(),
     }
 
@@ -122,22 +163,17 @@ def run_insitu(n: int, workers: int, mode_name: str) -> dict[str, Any]:
     wire = sum(map(len, [*blinded, *sender_items, *reblinded])) + len(reply or b"")
     wire += len(sender_hello) + 2 + 27
     engine_cpu = cpu_s()  # workers have exited: their CPU time is counted now
-    result.update(
-        {
-            "phases": phases,
-            "wire_bytes": wire,
-            "peak_mb": peak_mb(workers if workers > 1 else 0),
-            "cpu_s": engine_cpu,
-        }
-    )
+    result.update({"phases": phases, "wire_bytes": wire, "cpu_s": engine_cpu})
     return result
 
 
 def child(args: argparse.Namespace) -> None:
+    memory = TreeMemory()
     if args.library == "openmined":
         out = run_openmined(1 << args.log2n)
     else:
         out = run_insitu(1 << args.log2n, args.workers, args.mode)
+    out["peak_mb"] = memory.stop_mb()
     print(json.dumps(out))
 
 
