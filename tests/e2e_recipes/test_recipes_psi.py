@@ -6,6 +6,7 @@ import pytest
 from tests.e2e_recipes.recipes_cluster import IDS, RecipeCluster, keys_table
 
 import insitu
+from insitu.errors import InvalidInput
 
 pytestmark = pytest.mark.e2e
 
@@ -91,3 +92,20 @@ def test_a_denial_by_one_owner_ends_it_for_both(recipes: RecipeCluster) -> None:
     with recipes.owner("office-b") as b:
         assert b.collaborations.wait(proposed.id, timeout=30).state == "denied"
         assert not [e for e in b.ledger("keys") if proposed.id in str(e.get("analyst", ""))]
+
+
+def test_an_analyst_proposes_with_the_peers_named(recipes: RecipeCluster) -> None:
+    with recipes.owner("office-a") as a:
+        token = a.members.add("ana-psi").token
+        peers = {p["name"]: p for p in a.peers.list()}
+    with insitu.connect(recipes.nodes["office-a"].url, token=token) as ana:
+        with pytest.raises(InvalidInput, match="peers="):
+            insitu.psi(ana, receiver=("office-a", "keys"), sender=("office-b", "keys"), key="id")
+        proposed = insitu.psi(
+            ana, mode="cardinality", receiver=("office-a", "keys"), sender=("office-b", "keys"),
+            key="id", peers=peers,
+        )  # fmt: skip
+        recipes.approve_all(proposed.id, ("office-a", "office-b"))
+        assert proposed.wait(timeout=90).state == "done"
+        out = ana.collaborations.result(proposed.id)
+    assert out["cardinality"] == len(set(IDS["office-a"]) & set(IDS["office-b"]))
