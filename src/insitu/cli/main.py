@@ -9,9 +9,11 @@ import typer
 from insitu.cli import (
     audit_cmds,
     collab_cmds,
+    collaboration_cmds,
     dataset_cmds,
     member_cmds,
     node_cmds,
+    peer_cmds,
     policy_cmds,
     query_cmds,
     request_cmds,
@@ -26,6 +28,8 @@ app.add_typer(dataset_cmds.app, name="dataset")
 app.add_typer(request_cmds.app, name="request")
 app.add_typer(policy_cmds.policy_app, name="policy")
 app.add_typer(policy_cmds.budget_app, name="budget")
+app.add_typer(peer_cmds.app, name="peer")
+app.add_typer(collaboration_cmds.app, name="collab")
 for sub in (request_cmds.top, query_cmds.top, policy_cmds.top, collab_cmds.top):
     app.registered_commands.extend(sub.registered_commands)
 
@@ -44,7 +48,7 @@ def demo(
         bool, typer.Option("--keep-running", help="Leave the demo nodes running afterwards.")
     ] = False,
 ) -> None:
-    """Run the guided demo (two local nodes and the reference scenarios)."""
+    """Run the guided demo: three local nodes and the reference scenarios."""
     try:
         from insitu.demo.main import run
     except ImportError as exc:
