@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -96,3 +97,30 @@ def test_a_dropout_without_a_quorum_fails_everywhere(recipes: RecipeCluster) -> 
             view = owner.collaborations.wait(cid, timeout=120)
         assert view.state == "failed", (name, view.data)
         assert view.data["result_available"] is False
+
+
+@pytest.mark.slow
+def test_an_input_node_down_before_sharing_is_left_out_under_a_quorum(
+    recipes: RecipeCluster,
+) -> None:
+    """office-c approves, then its node dies before the job starts; the others go on."""
+    with recipes.owner("office-a") as a:
+        proposed = insitu.secure_stats(
+            a, inputs=[(n, "survey") for n in NAMES], computing=["office-a", "office-b"],
+            statistics=STATS, card=SURVEY_CARD, max_rows=10_000, share_timeout=5, quorum=2,
+        )  # fmt: skip
+    recipes.approve_all(proposed.id, ("office-c", "office-b"))
+    node_c = recipes.nodes["office-c"]
+    with recipes.owner("office-a") as a:
+        while not all(
+            a.collaborations.get(proposed.id).parties[n] for n in ("office-b", "office-c")
+        ):
+            time.sleep(0.1)
+    node_c.kill()
+    try:
+        recipes.approve_all(proposed.id, ("office-a",))
+        out = _result(recipes, proposed.id)
+    finally:
+        node_c.start()
+    assert out["left_out"] == ["office-c"] and out["contributors"] == ["office-a", "office-b"]
+    _check_against_pooled(out["statistics"], pd.concat([survey_table(n) for n in NAMES[:2]]))

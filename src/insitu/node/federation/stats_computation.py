@@ -32,8 +32,11 @@ receipt lists it under ``left_out``; without one, every party fails.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -49,6 +52,11 @@ from insitu.node.federation.psi_computation import ReleasingChannel, dp_cost
 
 if TYPE_CHECKING:
     from insitu.node.federation.computations import CollabContext
+
+log = logging.getLogger("insitu.collaborations")
+
+#: Seconds the result waits for its word to reach the inputs before it is stored anyway.
+COURIER_GRACE = 5.0
 
 _TAGS = {"input": "i", "computing": "c", "result": "r"}
 
@@ -98,11 +106,51 @@ def stats_spec(spec: CollaborationSpec) -> SecureStatsSpec:
     return SecureStatsSpec.parse(data)
 
 
+class Courier:
+    """Sends that the sender need not wait for, each on its own thread; :meth:`wait` joins them.
+
+    The result party tells input parties the outcome (a receipt, or the next
+    round's coefficients). An input node that went down before sharing is left
+    out under a quorum, but a send to it blocks for the transport's whole retry
+    deadline; waiting for it in line would make the computing parties give up
+    on the result party meanwhile. A send that fails is logged: the input that
+    missed its word times out by itself, and the output does not depend on it.
+    """
+
+    def __init__(self) -> None:
+        self._threads: list[threading.Thread] = []
+
+    def post(self, send: Callable[[], None], what: str) -> None:
+        def run() -> None:
+            try:
+                send()
+            except Exception as exc:
+                log.warning("could not deliver %s: %s", what, exc)
+
+        thread = threading.Thread(target=run, name=f"courier-{what}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def wait(self, timeout: float) -> None:
+        end = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, end - time.monotonic()))
+
+
 class RoleChannel(Channel):
-    """One role's end: in memory to this node's other roles, else over the node's channel."""
+    """One role's end: in memory to this node's other roles, else over the node's channel.
+
+    With a :class:`Courier`, the result role's messages to other nodes' input
+    roles go through it instead of blocking the result role.
+    """
 
     def __init__(
-        self, me: str, names: dict[str, tuple[str, str]], node: Channel, local: InMemoryHub
+        self,
+        me: str,
+        names: dict[str, tuple[str, str]],
+        node: Channel,
+        local: InMemoryHub,
+        courier: Courier | None = None,
     ) -> None:
         self.me = me
         self.parties = tuple(names)
@@ -110,6 +158,7 @@ class RoleChannel(Channel):
         self._names = names
         self._node = node
         self._local = local.channel(me)
+        self._courier = courier
 
     def _wire_id(self, sender: str, receiver: str, msg_id: str) -> str:
         return f"{_TAGS[self._names[sender][1]]}{_TAGS[self._names[receiver][1]]}/{msg_id}"
@@ -119,8 +168,12 @@ class RoleChannel(Channel):
         node = self._names[to][0]
         if node == self._node.me:
             self._local.send(to, msg_id, payload)
+            return
+        wire_id = self._wire_id(self.me, to, msg_id)
+        if self._courier is not None and self._names[to][1] == "input":
+            self._courier.post(lambda: self._node.send(node, wire_id, payload), wire_id)
         else:
-            self._node.send(node, self._wire_id(self.me, to, msg_id), payload)
+            self._node.send(node, wire_id, payload)
 
     def receive(self, sender: str, msg_id: str, *, timeout: float | None = None) -> bytes:
         if sender not in self._names:
@@ -169,11 +222,13 @@ def run_secure_stats(ctx: CollabContext) -> dict[str, Any] | None:
     names = role_names(ctx.spec)
     mine = [n for n, (node, _) in names.items() if node == ctx.me]
     hub = InMemoryHub(mine, max_message_bytes=ctx.channel.max_message_bytes)
+    courier = Courier()
     outcomes: dict[str, SecureStatsResult | BaseException | None] = {}
     lock = threading.Lock()
 
     def play(name: str) -> None:
-        channel: Channel = RoleChannel(name, names, ctx.channel, hub)
+        post = courier if names[name][1] == "result" else None
+        channel: Channel = RoleChannel(name, names, ctx.channel, hub, post)
         table = None
         try:
             if names[name][1] == "input":
@@ -194,6 +249,7 @@ def run_secure_stats(ctx: CollabContext) -> dict[str, Any] | None:
         t.start()
     for t in threads:
         t.join()
+    courier.wait(min(ctx.timeout, COURIER_GRACE))  # an unreachable input need not delay the result
     for name in mine:
         outcome = outcomes[name]
         if isinstance(outcome, BaseException):
