@@ -16,6 +16,7 @@ from insitu.computations.channel import InMemoryHub
 from insitu.crypto.signing import SigningKey
 from insitu.errors import InvalidInput
 from insitu.federation.spec import CollaborationSpec
+from insitu.node.federation import psi_computation
 from insitu.node.federation.computations import COMPUTATIONS, CollabContext
 from insitu.node.federation.psi_computation import dp_cost
 
@@ -200,3 +201,19 @@ def test_psi_grouped_sum_with_dp_noise_per_group(tmp_path: Path) -> None:
         assert abs(group["total"] - int(rows["amount_b"].sum())) <= 10  # σ = 1 per sum
     assert out["total"] == sum(g["total"] for g in out["groups"].values())
     assert releases == Counter(list(roles))
+
+
+def test_psi_on_the_process_pool_gives_the_same_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(psi_computation, "ENGINE_MIN_ROWS", 10)
+    monkeypatch.setattr(psi_computation, "default_workers", lambda: 2)
+    roles = {"office-a": ["input", "result"], "office-b": ["input"]}
+    params = {"mode": "intersection", "receiver": "office-a", "sender": "office-b",
+              "key": {"columns": ["id"]}, "chunk_rows": 8}  # fmt: skip
+    files = _parquet(tmp_path, {n: keys_table(n) for n in roles})
+    outputs, _ = _run_all(_spec("psi", roles, params), files)
+    shared = set(IDS["office-a"]) & set(IDS["office-b"])
+    assert outputs["office-a"]["matched_rows"] == [
+        i for i, k in enumerate(IDS["office-a"]) if k in shared
+    ]

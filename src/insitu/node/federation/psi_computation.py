@@ -27,6 +27,11 @@ Only CARDINALITY and SUM take DP; the other modes need ``exact: true``.
 The learner's node sees the exact figure in memory: the other owner trusts
 that node to add the noise, as with any DP release by a data holder.
 
+Engine: a party whose table has at least :data:`ENGINE_MIN_ROWS` rows runs
+its blinding kernels on a :class:`~insitu.engine.LocalEngine` (one spawned
+process per core, on the node's own machine, holding its blinding scalar
+while they run); smaller tables are blinded in the node's process.
+
 Budget: each party marks its release point (the node then charges its
 input dataset, once) right before its first message derived from its rows
 leaves — the receiver's blinded keys, the sender's tagged items. Row counts
@@ -48,6 +53,7 @@ import pyarrow.parquet as pq
 from insitu.computations.channel import Channel
 from insitu.computations.psi import PsiResult, PsiSpec, run_receiver, run_sender
 from insitu.dp.noise import add_discrete_gaussian
+from insitu.engine.local import LocalEngine, default_workers
 from insitu.engine.sources import count_rows
 from insitu.errors import InvalidInput, ProtocolAbort
 from insitu.federation.spec import CollaborationSpec
@@ -58,6 +64,9 @@ if TYPE_CHECKING:
     from insitu.node.federation.computations import CollabContext
 
 RELEASE_MSG = "psi/release/0"
+
+#: Tables of at least this many rows are blinded on a process pool of all cores.
+ENGINE_MIN_ROWS = 1 << 16
 
 
 def once(hook: Callable[[], None]) -> Callable[[], None]:
@@ -223,11 +232,17 @@ def run_psi(ctx: CollabContext) -> dict[str, Any] | None:
     channel = ReleasingChannel(ctx.channel, lambda m: m.startswith(first), ctx.on_release)
     source = _source(ctx, psi, role)
     run = run_receiver if role == "receiver" else run_sender
-    result = run(channel, psi, source, timeout=ctx.timeout)
+    own_rows = count_rows(source)
+    engine = LocalEngine() if own_rows >= ENGINE_MIN_ROWS and default_workers() > 1 else None
+    try:
+        result = run(channel, psi, source, engine=engine, timeout=ctx.timeout)
+    finally:
+        if engine is not None:
+            engine.close()
     learner = psi.sender if psi.mode is Mode.SUM else psi.receiver
     results = ctx.spec.result_parties
     if ctx.me == learner or (psi.mode is Mode.INTERSECTION and ctx.me in results):
-        body = {**_release(psi, result, cost, bound), **_sizes(result, count_rows(source))}
+        body = {**_release(psi, result, cost, bound), **_sizes(result, own_rows)}
         for party in results:
             if party != ctx.me and psi.mode in (Mode.CARDINALITY, Mode.SUM):
                 ctx.channel.send(party, RELEASE_MSG, json.dumps(body).encode())
