@@ -26,7 +26,10 @@ dataset is charged once) right before its shares leave.
 
 Dropouts: with a ``quorum``, an input party whose rows break the card
 declines, its node finishes its part without output, and the result's
-receipt lists it under ``left_out``; without one, every party fails.
+receipt lists it under ``left_out``; an input node that is down when the
+job runs sends nothing and is left out the same way once ``timeout`` passes
+(the result party's word to it goes through a :class:`Courier`). Without a
+quorum, every party fails.
 """
 
 from __future__ import annotations
