@@ -19,6 +19,7 @@ from insitu.federation.spec import CollaborationSpec
 from insitu.node.federation import psi_computation
 from insitu.node.federation.computations import COMPUTATIONS, CollabContext
 from insitu.node.federation.psi_computation import dp_cost
+from insitu.node.federation.stats_computation import stats_spec
 
 NODES = ("office-a", "office-b", "office-c")
 KEYS = {n: SigningKey.generate().public_key.to_text() for n in NODES}
@@ -217,3 +218,29 @@ def test_psi_on_the_process_pool_gives_the_same_answer(
     assert outputs["office-a"]["matched_rows"] == [
         i for i, k in enumerate(IDS["office-a"]) if k in shared
     ]
+
+
+@pytest.mark.parametrize(
+    ("cost", "extra", "message"),
+    [
+        ({"epsilon": 1.0}, {}, "rho"),
+        (None, {"colour": "blue"}, "unknown secure_stats parameters"),
+    ],
+)
+def test_stats_spec_refusals(
+    cost: dict[str, Any] | None, extra: dict[str, Any], message: str
+) -> None:
+    roles = {"office-a": ["input", "computing", "result"], "office-b": ["input", "computing"]}
+    params = {"card": SURVEY_CARD, "statistics": [{"kind": "count"}], "max_rows": 10, **extra}
+    with pytest.raises(InvalidInput, match=message):
+        stats_spec(_spec("secure_stats", roles, params, cost))
+
+
+def test_stats_spec_names_one_party_per_role() -> None:
+    roles = {"office-a": ["input", "computing", "result"], "office-b": ["input", "computing"]}
+    params = {"card": SURVEY_CARD, "statistics": [{"kind": "count"}], "max_rows": 10}
+    job = stats_spec(_spec("secure_stats", roles, params, {"rho": 0.25}))
+    assert job.input_parties == ["office-a", "office-b"]
+    assert job.computing_parties == ["office-a:computing", "office-b:computing"]
+    assert job.result_party == "office-a:result"
+    assert job.dp is not None and job.dp.rho == 0.25
