@@ -25,6 +25,9 @@ def test_demo_runs_to_completion() -> None:
         "intact = True",
         "A secure count across three offices",
         "'total': 45000",
+        "Population overlap (PSI cardinality with DP)",
+        "Trade asymmetry (PSI intersection-sum)",
+        "Statistics across many holders",
         "Done",
     ):
         assert marker in out.stdout
