@@ -1,12 +1,16 @@
 """Register a private table: check a CSV or Parquet file against its card and store Parquet.
 
-The file is read by DuckDB with the card's column types, converted and
-checked against the card in the same streaming pass that writes a temporary
-Parquet file next to ``dest`` (bounded memory: DuckDB spills past its
-``memory_limit``), and only then renamed to ``dest``. Rows that break the
-card are never dropped or changed: the whole ingest fails with
-:class:`insitu.errors.CardViolation` saying how many rows, which rows and
-why; those details come from a second, diagnostic read made only then.
+A plain CSV (no quotes, see :mod:`insitu.tables.plaincsv`) is streamed
+through Arrow's reader, checked batch by batch and written by Arrow
+(:mod:`insitu.tables.arrowcsv`). Any other file, and any file the fast path
+refuses, is read by DuckDB with the card's column types, converted and
+checked against the card in one streaming pass that writes the Parquet
+file (bounded memory: DuckDB spills past its ``memory_limit``). Either way
+the file is written next to ``dest`` under a temporary name and only then
+renamed to ``dest``, after the privacy-unit bound is checked on it. Rows
+that break the card are never dropped or changed: the whole ingest fails
+with :class:`insitu.errors.CardViolation` saying how many rows, which rows
+and why; those details come from a diagnostic DuckDB read made only then.
 """
 
 # SQL is built from card names and values only through duck.ident/literal/number.
@@ -22,14 +26,18 @@ from pathlib import Path
 from typing import NoReturn
 
 import duckdb
+import numpy as np
 
 from insitu.errors import CardViolation, InternalError, InvalidInput
+from insitu.tables.arrowcsv import write_plain_csv
 from insitu.tables.card import Card, Column, ColumnType
 from insitu.tables.checks import DUCK_TYPES, Plan, enum_type, find_violations, plan_unit_bound
 from insitu.tables.duck import DEFAULT_MEMORY_LIMIT, connect, literal
+from insitu.tables.plaincsv import scan_plain
 from insitu.tables.progress import Progress, ProgressFn
 from insitu.tables.report import IngestReport, Kind, Problem, ViolationReport
 from insitu.tables.sniff import detect_format, read_csv_layout
+from insitu.tables.units import integer_unit_bound
 
 #: Parquet key-value metadata key holding the card's JSON.
 CARD_METADATA_KEY = "insitu.card"
@@ -108,7 +116,7 @@ def ingest(
         con = connect(memory_limit=memory_limit, threads=threads, temp_directory=spill)
         try:
             job = _Job(con, source, card, tmp, max_violations_reported, show_values, steps)
-            rows = job.csv() if fmt == "csv" else job.parquet()
+            rows = job.csv(threads) if fmt == "csv" else job.parquet()
         finally:
             con.close()
         digest, size = _sha256(tmp)
@@ -132,10 +140,10 @@ class _Job:
     """One ingest's steps over one DuckDB connection.
 
     Fast path: one streaming pass reads the source, converts and checks every
-    cell (a broken rule fails the statement) and writes the Parquet file; a
-    second pass over the new file's privacy-unit column checks ``max_rows``.
-    Only when the fast path fails does a diagnosis re-read the source to
-    count and locate every broken rule.
+    cell (a broken rule stops it) and writes the Parquet file, by Arrow for a
+    plain CSV and by DuckDB otherwise; a second pass over the new file's
+    privacy-unit column checks ``max_rows``. Only when the fast path fails
+    does a diagnosis re-read the source to count and locate every broken rule.
     """
 
     def __init__(
@@ -152,9 +160,26 @@ class _Job:
         self.limit, self.show_values, self.steps = limit, show_values, steps
 
     # -- CSV -------------------------------------------------------------
-    def csv(self) -> int:
+    def csv(self, threads: int | None = None, *, arrow: bool = True) -> int:
         layout = read_csv_layout(self.source)
         self._check_names(layout.names)
+        plain = scan_plain(self.source) if arrow else None
+        if plain is not None:
+            written = write_plain_csv(
+                self.source,
+                self.card,
+                self.tmp,
+                names=layout.names,
+                delimiter=layout.delimiter,
+                hex_prefix=plain.hex_prefix,
+                metadata={CARD_METADATA_KEY: self.card.to_json()},
+                threads=threads,
+                report=lambda done: self.steps.report(90 * done),
+            )
+            if written is not None:
+                self._check_units(written.rows, written.unit_ids)
+                return written.rows
+            self.tmp.unlink(missing_ok=True)
         read_types = {c.name: _csv_read_type(c) for c in self.card.columns}
         read_types = {n: read_types[n] for n in layout.names}
         plan = Plan.build(self.card, self._read_csv(layout.delimiter, read_types), read_types)
@@ -237,19 +262,26 @@ class _Job:
         rows = int(done[0][0]) if done else 0
         if rows == 0:
             raise InvalidInput(f"{self.source.name} has a header but no data rows")
-        stored = Plan.build(
-            self.card,
-            f"read_parquet({literal(self.tmp)})",
-            {c.name: DUCK_TYPES[c.type] for c in self.card.columns},
-        )
-        with self.steps.during(self.con, 90, 99):
-            unit = plan_unit_bound(
-                self.con, stored, rows=rows, limit=self.limit, show_values=self.show_values
+        self._check_units(rows)
+        return rows
+
+    def _check_units(self, rows: int, ids: np.ndarray | None = None) -> None:
+        """Check the privacy-unit bound on the written file, or on its integer unit ``ids``."""
+        if ids is not None:
+            unit = integer_unit_bound(self.card, ids, self.limit, self.show_values)
+        else:
+            stored = Plan.build(
+                self.card,
+                f"read_parquet({literal(self.tmp)})",
+                {c.name: DUCK_TYPES[c.type] for c in self.card.columns},
             )
+            with self.steps.during(self.con, 90, 99):
+                unit = plan_unit_bound(
+                    self.con, stored, rows=rows, limit=self.limit, show_values=self.show_values
+                )
         if unit is not None:
             report = ViolationReport(self.card.name, rows, 0, [unit[0]], unit[1])
             raise CardViolation(report.message(), details=report.to_details())
-        return rows
 
     def _check_names(self, names: list[str]) -> None:
         declared = self.card.column_names

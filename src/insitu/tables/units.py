@@ -4,6 +4,8 @@ DP queries rely on this bound, so ingest checks it on every table. Integer
 ids of tables up to :data:`SORT_MAX_ROWS` rows are checked by sorting them
 in memory (8 bytes per row, much cheaper than a hash aggregate); other
 tables use DuckDB's grouping, which spills to disk past its memory limit.
+Ids already in memory (the Arrow CSV path collects them while writing) go
+straight to :func:`integer_unit_bound`.
 """
 
 # SQL is built from names only through duck.ident; the relation comes from checks.Plan.
@@ -44,30 +46,53 @@ def unit_bound(
     max_rows = card.privacy_unit.max_rows
     if integer and rows is not None and rows <= SORT_MAX_ROWS:
         ids = con.execute(f"SELECT {unit} FROM ({relation}) WHERE {unit} IS NOT NULL").fetchnumpy()
-        values, counts = _runs(np.asarray(next(iter(ids.values())), dtype=np.int64))
-        over = counts > max_rows
-        n_units = int(over.sum())
-        order = np.lexsort((values[over], -counts[over]))[: max(limit, 0)]
-        top = [(str(int(values[over][i])), int(counts[over][i])) for i in order]
-    else:
-        grouped = (
-            f"SELECT {unit} AS unit, count(*) AS n FROM ({relation}) "
-            f"WHERE {unit} IS NOT NULL GROUP BY {unit} HAVING count(*) > {int(max_rows)}"
+        return integer_unit_bound(
+            card, np.asarray(next(iter(ids.values())), dtype=np.int64), limit, show_values
         )
-        found = con.execute(f"SELECT count(*) FROM ({grouped})").fetchone()
-        n_units = int(found[0]) if found else 0
-        top = []
-        if n_units and limit > 0:
-            top = [
-                (str(v), int(n))
-                for v, n in con.execute(
-                    f"SELECT CAST(unit AS VARCHAR), n FROM ({grouped}) "
-                    f"ORDER BY n DESC, unit LIMIT {int(limit)}"
-                ).fetchall()
-            ]
-    if not n_units:
+    grouped = (
+        f"SELECT {unit} AS unit, count(*) AS n FROM ({relation}) "
+        f"WHERE {unit} IS NOT NULL GROUP BY {unit} HAVING count(*) > {int(max_rows)}"
+    )
+    found = con.execute(f"SELECT count(*) FROM ({grouped})").fetchone()
+    n_units = int(found[0]) if found else 0
+    top = []
+    if n_units and limit > 0:
+        top = [
+            (str(v), int(n))
+            for v, n in con.execute(
+                f"SELECT CAST(unit AS VARCHAR), n FROM ({grouped}) "
+                f"ORDER BY n DESC, unit LIMIT {int(limit)}"
+            ).fetchall()
+        ]
+    return _found(card, n_units, top, show_values)
+
+
+def integer_unit_bound(card: Card, ids: np.ndarray, limit: int, show_values: bool) -> Found | None:
+    """The contribution bound over integer unit ids (NULLs left out), by sorting them.
+
+    Same result as :func:`unit_bound`. Sorts ``ids`` in place.
+    """
+    if card.privacy_unit is None:
+        return None
+    max_rows = card.privacy_unit.max_rows
+    ids.sort()
+    repeated = ids[1:] == ids[:-1]
+    if not repeated.any():  # every unit has one row, within any bound
+        return None
+    starts = np.flatnonzero(np.r_[True, ~repeated, True])
+    values, counts = ids[starts[:-1]], np.diff(starts)
+    over = counts > max_rows
+    n_units = int(over.sum())
+    order = np.lexsort((values[over], -counts[over]))[: max(limit, 0)]
+    top = [(str(int(values[over][i])), int(counts[over][i])) for i in order]
+    return _found(card, n_units, top, show_values)
+
+
+def _found(card: Card, n_units: int, top: list[tuple[str, int]], show_values: bool) -> Found | None:
+    if not n_units or card.privacy_unit is None:
         return None
     column = card.privacy_unit.column
+    max_rows = card.privacy_unit.max_rows
     rule = f"has units with more than {max_rows} row(s), the card's contribution bound"
     examples = [
         Example(
@@ -76,13 +101,3 @@ def unit_bound(
         for v, n in top
     ]
     return Problem(column, Kind.TOO_MANY_ROWS_PER_UNIT, rule, n_units), examples
-
-
-def _runs(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct values of ``ids`` and how often each occurs (by sorting)."""
-    if ids.size == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    ordered = np.sort(ids, kind="stable")
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1], True])
-    return ordered[starts[:-1]], np.diff(starts)
