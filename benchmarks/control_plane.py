@@ -54,6 +54,8 @@ async def _load(
         async def one() -> None:
             nonlocal errors
             while time.perf_counter() < stop:
+                if POLL_MS:
+                    await asyncio.sleep(POLL_MS / 1000)
                 t0 = time.perf_counter()
                 r = await client.get(url)
                 latencies.append(time.perf_counter() - t0)
@@ -74,9 +76,22 @@ async def _load(
     }
 
 
+#: Think time of each client between two polls, in ms (0: poll back to back).
+POLL_MS = 0
+
+
 def _wrk(url: str, headers: dict[str, str], clients: int, seconds: float) -> dict[str, float]:
-    """Load from ``wrk`` (Debian package ``wrk``): one C thread, ``clients`` connections."""
+    """Load from ``wrk`` (Debian package ``wrk``): one C thread, ``clients`` connections.
+
+    With ``POLL_MS`` each connection waits that long before its next poll
+    (wrk's ``delay()`` hook), so the offered load is about
+    ``clients / (POLL_MS + latency)`` requests per second, like real pollers.
+    """
     cmd = ["wrk", "-t1", f"-c{clients}", f"-d{int(seconds)}s", "--latency", url]
+    if POLL_MS:
+        script = Path(tempfile.mkdtemp()) / "poll.lua"
+        script.write_text(f"function delay()\n  return {int(POLL_MS)}\nend\n")
+        cmd[1:1] = ["-s", str(script)]
     for k, v in headers.items():
         cmd += ["-H", f"{k}: {v}"]
     text = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -110,7 +125,8 @@ def _run_load(url: str, headers: dict[str, str], clients: int, seconds: float) -
         return _wrk(url, headers, clients, seconds)
     code = (
         f"import asyncio, json, sys; sys.path.insert(0, {str(ROOT)!r}); "
-        "from benchmarks.control_plane import _load; "
+        "import benchmarks.control_plane as cp; from benchmarks.control_plane import _load; "
+        f"cp.POLL_MS = {POLL_MS}; "
         f"print(json.dumps(asyncio.run(_load({url!r}, {headers!r}, {clients}, {seconds}))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -127,7 +143,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--poll-ms", type=int, default=0, help="each client's pause between polls")
     args = ap.parse_args()
+    global POLL_MS
+    POLL_MS = args.poll_ms
     with tempfile.TemporaryDirectory() as tmp:
         node = LiveNode.create(Path(tmp), "bench").start()
         try:
