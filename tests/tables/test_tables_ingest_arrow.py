@@ -1,0 +1,218 @@
+"""The Arrow CSV path takes only what the DuckDB path takes, and stores the same table."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from insitu.errors import CardViolation, InvalidInput
+from insitu.tables import ingest as ingest_module
+from insitu.tables.arrowcsv import write_plain_csv
+from insitu.tables.card import Card
+from insitu.tables.ingest import CARD_METADATA_KEY, ingest
+from insitu.tables.plaincsv import scan_plain
+from insitu.tables.read import read_table
+
+CARD = Card.from_mapping(
+    {
+        "name": "arrow",
+        "privacy_unit": {"column": "id", "max_rows": 2},
+        "columns": [
+            {"name": "id", "type": "integer"},
+            {"name": "n", "type": "integer", "lower": -5, "upper": 10, "nullable": True},
+            {"name": "x", "type": "float", "lower": -5, "upper": 1e6, "nullable": True},
+            {"name": "c", "type": "category", "categories": ["a", "b", "ü"]},
+            {"name": "d", "type": "date", "nullable": True},
+            {"name": "ok", "type": "boolean"},
+            {"name": "s", "type": "string", "nullable": True},
+        ],
+    }
+)
+# Cells both paths must accept (the Arrow path may still hand some to DuckDB), then others.
+VALID = {
+    "id": ["7", "-3", "0", " 8 ", "007"],
+    "n": ["-5", "10", "0", "", " 3 "],
+    "x": ["1.5", " 1.5", ".5", "5.", "1e5", "-0.0", "", "1e-300"],
+    "c": ["a", "b", "ü"],
+    "d": ["2020-01-01", "1999-12-31", "", " 2020-01-01"],
+    "ok": ["true", "false", "TRUE", "False"],
+    "s": ["x", " y ", "é", "", "NA", "null", "0x1"],
+}
+OTHER = {
+    "id": ["+5", "3.0", "3.5", "0x10", "1e2", "", "99999999999999999999", "abc"],
+    "n": ["11", "-6", "0x3", "3.5"],
+    "x": ["inf", "nan", "1e400", "abc", "1e7", "-6", "0x1p3"],
+    "c": [" a", "A", "", "c"],
+    "d": ["2020-1-2", "2001-02-30", "epoch", "2020-01-01 12:00"],
+    "ok": ["t", "1", "yes", "", " true"],
+    "s": ["x"],
+}
+PLAIN_CARD = Card.from_mapping(CARD.to_dict() | {"privacy_unit": None})
+
+
+def _row(cells: dict[str, list[str]]) -> st.SearchStrategy[dict[str, str]]:
+    return st.fixed_dictionaries({k: st.sampled_from(v) for k, v in cells.items()})
+
+
+ROWS = st.lists(
+    st.one_of(_row(VALID), _row(VALID), _row(VALID), _row({k: VALID[k] + OTHER[k] for k in VALID})),
+    min_size=1,
+    max_size=6,
+)
+
+
+def reference(
+    src: Path, card: Card, dest: Path, monkeypatch: pytest.MonkeyPatch
+) -> pd.DataFrame | str:
+    """What the DuckDB path makes of ``src``: the table, or the error's details."""
+    with monkeypatch.context() as m:
+        m.setattr(ingest_module, "scan_plain", lambda _path: None)
+        try:
+            ingest(src, card, dest)
+        except InvalidInput as exc:
+            return f"{type(exc).__name__}: {exc.details}"
+    return read_table(dest)
+
+
+def outcome(src: Path, card: Card, dest: Path) -> pd.DataFrame | str:
+    try:
+        ingest(src, card, dest)
+    except InvalidInput as exc:
+        return f"{type(exc).__name__}: {exc.details}"
+    return read_table(dest)
+
+
+def same(a: pd.DataFrame | str, b: pd.DataFrame | str) -> None:
+    if isinstance(a, str) or isinstance(b, str):
+        assert a == b
+    else:
+        pd.testing.assert_frame_equal(a, b)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=ROWS,
+    order=st.permutations(list(VALID)),
+    delimiter=st.sampled_from([",", ";", "\t", "|"]),
+    newline=st.sampled_from(["\n", "\r\n"]),
+)
+def test_arrow_path_agrees_with_duckdb_path(
+    rows: list[dict[str, str]], order: list[str], delimiter: str, newline: str
+) -> None:
+    text = delimiter.join(order) + newline
+    text += newline.join(delimiter.join(r[n] for n in order) for r in rows) + newline
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        src, fast = Path(tmp) / "in.csv", Path(tmp) / "fast.parquet"
+        src.write_text(text, encoding="utf-8", newline="")
+        plain = scan_plain(src)
+        assert plain is not None
+        written = write_plain_csv(
+            src,
+            PLAIN_CARD,
+            fast,
+            names=order,
+            delimiter=delimiter,
+            hex_prefix=plain.hex_prefix,
+            metadata={CARD_METADATA_KEY: PLAIN_CARD.to_json()},
+            threads=1,
+            report=lambda _done: None,
+        )
+        slow = reference(src, PLAIN_CARD, Path(tmp) / "slow.parquet", mp)
+        event("arrow path took it" if written is not None else "arrow path handed it over")
+        if written is not None:  # what the Arrow path takes, DuckDB takes, with the same values
+            assert not isinstance(slow, str), slow
+            same(read_table(fast), slow)
+        fast.unlink(missing_ok=True)
+        same(
+            outcome(src, CARD, Path(tmp) / "out.parquet"),
+            reference(src, CARD, Path(tmp) / "ref.parquet", mp),
+        )
+
+
+def test_a_plain_valid_file_takes_the_arrow_path(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text(
+        "s,ok,d,c,x,n,id\n"
+        " y ,true,2020-01-01,ü,1.5,-5,1\n"
+        ",FALSE,,a,,,2\n"
+        "z,false,1999-12-31,b,-0.0,10,2\n",
+        encoding="utf-8",
+    )
+    plain = scan_plain(src)
+    assert plain is not None and not plain.hex_prefix
+    written = write_plain_csv(
+        src,
+        CARD,
+        tmp_path / "fast.parquet",
+        names=["s", "ok", "d", "c", "x", "n", "id"],
+        delimiter=",",
+        hex_prefix=False,
+        metadata={},
+        threads=None,
+        report=lambda _done: None,
+    )
+    assert written is not None and written.rows == 3
+    assert written.unit_ids is not None and sorted(written.unit_ids.tolist()) == [1, 2, 2]
+    ingest(src, CARD, tmp_path / "out.parquet")
+    got = read_table(tmp_path / "out.parquet")
+    assert got["c"].tolist() == ["ü", "a", "b"] and got["s"].tolist()[0] == " y "
+    assert got["ok"].tolist() == [True, False, False]
+
+
+@pytest.mark.parametrize(
+    ("raw", "plain", "hex_prefix"),
+    [
+        (b"a,b\n1,2\n", True, False),
+        (b"a,b\r\n1,2\r\n", True, False),
+        (b"a,b\n1,0x2\n", True, True),
+        (b'a,b\n1,"2"\n', False, False),
+        (b"a,b\n1,2\r3,4\n", False, False),
+        (b"a,b\n1,\x002\n", False, False),
+        (b"a,b\n1,2\r", False, False),
+    ],
+    ids=["plain", "crlf", "hex", "quote", "lone-cr", "nul", "cr-at-end"],
+)
+def test_scan_plain(tmp_path: Path, raw: bytes, plain: bool, hex_prefix: bool) -> None:
+    src = tmp_path / "in.csv"
+    src.write_bytes(raw)
+    found = scan_plain(src)
+    assert (found is not None) == plain
+    if found is not None:
+        assert found.hex_prefix == hex_prefix
+
+
+def test_blank_line_inside_goes_to_duckdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text("id,ok\n1,true\n\n2,false\n", encoding="utf-8")
+    card = Card.from_mapping(
+        {
+            "name": "t",
+            "columns": [{"name": "id", "type": "integer"}, {"name": "ok", "type": "boolean"}],
+        }
+    )
+    assert write_plain_csv(
+        src, card, tmp_path / "f.parquet", names=["id", "ok"], delimiter=",",
+        hex_prefix=False, metadata={}, threads=1, report=lambda _done: None,
+    ) is None  # fmt: skip
+
+
+def test_integer_unit_bound_on_the_arrow_path(tmp_path: Path) -> None:
+    card = Card.from_mapping(
+        {
+            "name": "t",
+            "privacy_unit": {"column": "u", "max_rows": 1},
+            "columns": [{"name": "u", "type": "integer"}, {"name": "x", "type": "integer"}],
+        }
+    )
+    src = tmp_path / "in.csv"
+    src.write_text("u,x\n5,1\n3,2\n5,3\n", encoding="utf-8")
+    with pytest.raises(CardViolation) as info:
+        ingest(src, card, tmp_path / "out.parquet")
+    assert [e["value"] for e in info.value.details["examples"]] == ["5 (2 rows)"]
+    assert info.value.details["rows_checked"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
