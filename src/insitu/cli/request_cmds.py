@@ -47,13 +47,29 @@ def list_(
     ] = None,
     as_json: bool = False,
 ) -> None:
-    """List requests (owners: all; analysts: their own)."""
+    """List requests (owners: all; analysts: their own).
+
+    Owners asking for pending requests also see the collaboration parts that
+    wait for their decision (``insitu collab approve|deny``).
+    """
     reqs = node.requests.list(status=status)
+    parts = []
+    if status == "pending" and node.me.role == "owner":
+        parts = [c.data for c in node.collaborations.list(status="pending")]
     if as_json:
         emit_json([r.to_dict() for r in reqs])
-    else:
-        rows = [r.summary() for r in reqs]
-        out.print(rows_table(rows, title="requests"))
+        return
+    out.print(rows_table([r.summary() for r in reqs], title="requests"))
+    if parts:
+        rows = [
+            {
+                "collaboration": p.get("collab_id"),
+                "computation": p.get("computation"),
+                "parties": ", ".join(q["name"] for q in p.get("parties", [])),
+            }
+            for p in parts
+        ]
+        out.print(rows_table(rows, title="collaboration parts waiting for you"))
 
 
 @remote_command(app, "show")
