@@ -26,6 +26,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from insitu.tables.card import Card, Column, ColumnType
+from insitu.tables.prefetch import prefetch
 from insitu.tables.units import SORT_MAX_ROWS
 
 #: Bytes of CSV text per batch.
@@ -103,7 +104,7 @@ def write_plain_csv(
         reader = pacsv.open_csv(
             source,
             read_options=pacsv.ReadOptions(
-                use_threads=threads != 1, block_size=BLOCK_BYTES, column_names=names, skip_rows=1
+                use_threads=False, block_size=BLOCK_BYTES, column_names=names, skip_rows=1
             ),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, quote_char=False, ignore_empty_lines=False
@@ -129,7 +130,8 @@ def write_plain_csv(
                 if c.type in (ColumnType.INTEGER, ColumnType.DATE) and not _few_values(c)
             },
         ) as writer:
-            for n, batch in enumerate(reader):
+            batches = reader if threads == 1 else prefetch(reader)
+            for n, batch in enumerate(batches):
                 arrays = [_checked(c, batch.column(c.name)) for c in card.columns]
                 writer.write_batch(pa.record_batch(arrays, schema=schema))
                 rows += batch.num_rows

@@ -33,20 +33,26 @@ class PlainCsv:
 def scan_plain(path: Path) -> PlainCsv | None:
     """The file's :class:`PlainCsv` facts, or ``None`` when it needs the DuckDB reader."""
     hex_prefix = False
-    edge = b""  # the last byte of the previous chunk, for patterns across the boundary
+    buf = bytearray(_CHUNK + 1)  # byte 0: the previous chunk's last byte, for pairs across
+    view = memoryview(buf)
+    start = last = 1
     with path.open("rb") as f:
-        while new := f.read(_CHUNK):
-            body = edge + new
-            if b'"' in body or b"\x00" in body:
+        while got := f.readinto(view[1:]):
+            end = 1 + got
+            if buf.find(b'"', start, end) >= 0 or buf.find(b"\x00", start, end) >= 0:
                 return None
-            if b"\r" in body:
-                # A chunk may end between \r and \n: that \r is checked again with the next one.
-                cut = body[:-1] if body.endswith(b"\r") and len(new) == _CHUNK else body
-                if cut.count(b"\r") != cut.count(b"\r\n"):
+            if buf.find(b"\r", start, end) >= 0:
+                # A chunk may end between \r and \n: that \r is counted with the next one.
+                cut = end - 1 if buf[end - 1] == 0x0D and got == _CHUNK else end
+                if buf.count(b"\r", start, cut) != buf.count(b"\r\n", start, cut):
                     return None
-            if not hex_prefix and (b"x" in body or b"X" in body):
-                hex_prefix = b"0x" in body or b"0X" in body
-            edge = body[-1:]
-    if edge == b"\r":
+                start = 0 if cut < end else 1
+            else:
+                start = 1
+            if not hex_prefix and (buf.find(b"x", 1, end) >= 0 or buf.find(b"X", 1, end) >= 0):
+                hex_prefix = buf.find(b"0x", 0, end) >= 0 or buf.find(b"0X", 0, end) >= 0
+            last = buf[end - 1]
+            buf[0] = last
+    if start == 0 or last == 0x0D:
         return None
     return PlainCsv(hex_prefix=hex_prefix)
