@@ -151,11 +151,15 @@ def main() -> None:
             f"made {csv} ({csv.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f} s"
         )
     print(f"python {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}")
+    print("load average (1, 5, 15 min) before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     paths = ("insitu", "pandas", "duckdb-plain")
     results: dict[str, list[dict[str, float]]] = {w: [] for w in paths}
     for _ in range(args.repeat):
         for which in paths:
             results[which].append(run(which, csv, args.dir / f"out_{which}.parquet"))
+            r = results[which][-1]
+            print(f"  {which}: {r['seconds']:.1f} s wall, {r['cpu_seconds']:.1f} s CPU", flush=True)
+    print("load average (1, 5, 15 min) after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     best = {w: min(r, key=lambda x: x["seconds"]) for w, r in results.items()}
     print(
         "| path | rows | wall s (best) | wall s (all runs) | CPU s | peak RSS MiB | Parquet MiB |"
@@ -168,6 +172,11 @@ def main() -> None:
             f"| {w} | {int(b['rows']):,} | {b['seconds']:.2f} | {runs} | {b['cpu_seconds']:.1f} "
             f"| {b['peak_mib']:.0f} | {b['parquet_mib']:.0f} |"
         )
+    pairs = [
+        f"{i['seconds'] / p['seconds']:.2f}"
+        for i, p in zip(results["insitu"], results["pandas"], strict=True)
+    ]
+    print(f"insitu/pandas wall per interleaved round: {', '.join(pairs)}")
     speed = best["pandas"]["seconds"] / best["insitu"]["seconds"]
     memory = best["pandas"]["peak_mib"] / best["insitu"]["peak_mib"]
     cpu = best["insitu"]["cpu_seconds"] / best["pandas"]["cpu_seconds"]
