@@ -15,7 +15,8 @@ depend on which path ran. Memory stays at a few blocks of ``BLOCK_BYTES``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,17 +131,20 @@ def write_plain_csv(
                 if c.type in (ColumnType.INTEGER, ColumnType.DATE) and not _few_values(c)
             },
         ) as writer:
-            batches = reader if threads == 1 else prefetch(reader)
-            for n, batch in enumerate(batches):
-                arrays = [_checked(c, batch.column(c.name)) for c in card.columns]
-                writer.write_batch(pa.record_batch(arrays, schema=schema))
-                rows += batch.num_rows
-                if ids is not None and rows <= SORT_MAX_ROWS:
-                    kept = arrays[schema.get_field_index(str(unit))]
-                    ids.append(_numbers(pc.drop_null(kept), np.int64))
-                else:
-                    ids = None
-                report(min(1.0, (n + 1) * BLOCK_BYTES / total))
+            batches: Generator[pa.RecordBatch, None, None] = (
+                (b for b in reader) if threads == 1 else prefetch(reader)
+            )
+            with closing(batches):  # stops the read-ahead thread on a refusal
+                for n, batch in enumerate(batches):
+                    arrays = [_checked(c, batch.column(c.name)) for c in card.columns]
+                    writer.write_batch(pa.record_batch(arrays, schema=schema))
+                    rows += batch.num_rows
+                    if ids is not None and rows <= SORT_MAX_ROWS:
+                        kept = arrays[schema.get_field_index(str(unit))]
+                        ids.append(_numbers(pc.drop_null(kept), np.int64))
+                    else:
+                        ids = None
+                    report(min(1.0, (n + 1) * BLOCK_BYTES / total))
             writer.add_key_value_metadata(metadata)
     except (pa.ArrowException, _Refused):
         return None
