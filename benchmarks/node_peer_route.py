@@ -66,8 +66,13 @@ async def got(request):
 async def ping(request):
     return Response(b"ok")
 
+async def raw(request):
+    await request.body()
+    return Response(status_code=204)
+
 app = Starlette(routes=[Route(MESSAGES_PATH, messages, methods=["POST"]),
-                        Route("/got/{msg:path}", got), Route("/ping", ping)])
+                        Route("/got/{msg:path}", got), Route("/ping", ping),
+                        Route("/raw", raw, methods=["POST"])])
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """
 
@@ -184,7 +189,8 @@ def main() -> None:
             wait_up(url)
         chans = {k: channel(u, key) for k, u in urls.items()}
         readers = {k: httpx.Client(base_url=u, timeout=60) for k, u in urls.items()}
-        small: dict[str, list[float]] = {"node": [], "anchor": []}
+        raw = readers["anchor"]  # a raw httpx POST of the same bytes to a bare endpoint
+        small: dict[str, list[float]] = {"node": [], "anchor": [], "raw": []}
         payload = os.urandom(1024)
         for i in range(args.small):
             for kind in ("node", "anchor"):
@@ -192,7 +198,10 @@ def main() -> None:
                 chans[kind].send("south", f"s{i}", payload)
                 assert readers[kind].get(f"/got/s{i}").content == payload
                 small[kind].append(time.perf_counter() - t0)
-        large: dict[str, list[float]] = {"node": [], "anchor": []}
+            t0 = time.perf_counter()
+            assert raw.post("/raw", content=payload).status_code == 204
+            small["raw"].append(time.perf_counter() - t0)
+        large: dict[str, list[float]] = {"node": [], "anchor": [], "raw": []}
         big = os.urandom(args.mib << 20)
         for r in range(args.repeats):
             for kind in ("node", "anchor"):
@@ -200,9 +209,12 @@ def main() -> None:
                 chans[kind].send("south", f"big{r}", big)
                 assert len(readers[kind].get(f"/got/big{r}").content) == len(big)
                 large[kind].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            assert raw.post("/raw", content=big).status_code == 204
+            large["raw"].append(time.perf_counter() - t0)
         load = os.getloadavg()[0]
         print(f"load average {load:.1f} on {os.cpu_count()} cores")
-        for kind in ("node", "anchor"):
+        for kind in ("node", "anchor", "raw"):
             q = statistics.quantiles(small[kind], n=10)
             print(
                 f"{kind:6}  1 KiB p50 {statistics.median(small[kind]) * 1e3:7.2f} ms  "
@@ -214,6 +226,13 @@ def main() -> None:
         print(
             f"ratio node/anchor: 1 KiB latency x{ratio_small:.2f}, "
             f"large throughput x{ratio_large:.2f}"
+        )
+        raw_ratio = statistics.median(large["raw"]) / statistics.median(large["node"])
+        overhead = statistics.median(small["node"]) - statistics.median(small["raw"])
+        print(
+            f"node vs raw httpx POST: {args.mib} MiB throughput x{raw_ratio:.2f} "
+            f"(target >= 0.5); 1 KiB per-message overhead {overhead * 1e3:.2f} ms p50 "
+            "(target < 5 ms; includes reading the message back from the node's inbox)"
         )
     finally:
         for p in procs:
