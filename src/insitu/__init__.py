@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from insitu.client import NodeClient
-    from insitu.client.recipes import psi, secure_stats
+    from insitu.client.recipes import decode_vector, psi, secure_stats, secure_vector_sum
 
 
 def connect(
@@ -33,11 +33,13 @@ def connect(
 
 #: Client classes importable from ``insitu`` directly, loaded on first use.
 _CLIENT_NAMES = ("Dataset", "IssuedToken", "NodeClient", "Request", "RequestDenied")
+#: Multi-party recipes importable from ``insitu`` directly.
+_RECIPES = ("psi", "secure_stats", "secure_vector_sum", "decode_vector")
 
 
 def __getattr__(name: str) -> object:
-    """``insitu.psi`` and ``insitu.secure_stats`` (see :mod:`insitu.client.recipes`), lazily."""
-    if name in ("psi", "secure_stats"):
+    """``insitu.psi`` and the other recipes (:mod:`insitu.client.recipes`), lazily."""
+    if name in _RECIPES:
         from insitu.client import recipes
 
         return getattr(recipes, name)
@@ -48,4 +50,13 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'insitu' has no attribute {name!r}")
 
 
-__all__ = ["InsituError", "__version__", "connect", "psi", "secure_stats", *_CLIENT_NAMES]
+__all__ = [
+    "InsituError",
+    "__version__",
+    "connect",
+    "decode_vector",
+    "psi",
+    "secure_stats",
+    "secure_vector_sum",
+    *_CLIENT_NAMES,
+]

@@ -50,6 +50,16 @@ IDS = {
 }
 SURVEY_ROWS = {"office-a": 60, "office-b": 90, "office-c": 45}
 
+GRID_CELLS = 500
+GRID_CARD: dict[str, Any] = {
+    "name": "grid",
+    "privacy_unit": {"column": "cell", "max_rows": 1},
+    "columns": [
+        {"name": "cell", "type": "integer", "lower": 0, "upper": 10_000},
+        {"name": "value", "type": "float", "lower": -100, "upper": 100},
+    ],
+}
+
 
 def keys_table(name: str) -> pd.DataFrame:
     ids = IDS[name]
@@ -77,6 +87,12 @@ def survey_table(name: str, *, bad_age: bool = False) -> pd.DataFrame:
     if bad_age:
         frame.loc[0, "age"] = 120  # inside this node's own card, outside the common one
     return frame
+
+
+def grid_table(name: str, cells: int = GRID_CELLS) -> pd.DataFrame:
+    """One value per grid cell, lined up across offices (a vector in row order)."""
+    rng = np.random.default_rng(NAMES.index(name) + 11)
+    return pd.DataFrame({"cell": np.arange(cells), "value": rng.uniform(-100, 100, cells).round(4)})
 
 
 @dataclass
@@ -125,7 +141,9 @@ def _stock(root: Path, name: str, nodes: dict[str, LiveNode]) -> None:
                 owner.peers.add(other, url=peer.url, public_key=public_key(peer))
         _upload(owner, root, name, "keys", keys_table(name), KEYS_CARD)
         _upload(owner, root, name, "survey", survey_table(name), SURVEY_CARD)
+        _upload(owner, root, name, "grid", grid_table(name), GRID_CARD)
         if name == "office-c":
+            _upload(owner, root, name, "grid_short", grid_table(name, GRID_CELLS - 7), GRID_CARD)
             wide = dict(SURVEY_CARD, columns=[dict(c) for c in SURVEY_CARD["columns"]])
             wide["columns"][1]["upper"] = 130
             _upload(owner, root, name, "survey_odd", survey_table(name, bad_age=True), wide)

@@ -1,4 +1,4 @@
-"""``insitu.psi`` and ``insitu.secure_stats``: propose a multi-party job from keyword arguments.
+"""``insitu.psi``, ``insitu.secure_stats``, ``insitu.secure_vector_sum``: multi-party jobs.
 
 Each helper builds the :class:`~insitu.federation.spec.CollaborationSpec`
 (parties with their roles, datasets and keys; privacy cost per input
@@ -13,10 +13,15 @@ Other parties' URLs and keys come from ``peers=`` (name → ``{"url",
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
 
 from insitu.errors import Forbidden, InvalidInput
 from insitu.tables.card import Card
@@ -70,6 +75,21 @@ def _parties(
             raise InvalidInput(f"unknown party {name!r}: not this node nor a registered peer")
         out.append({"name": name, **where[name], "roles": r, "datasets": datasets.get(name, [])})
     return out
+
+
+def _aggregation_roles(
+    inputs: Sequence[Party], computing: Sequence[str], result: str
+) -> dict[str, list[str]]:
+    """Node name → its roles in a secure aggregation (inputs, computing parties, one result)."""
+    roles: dict[str, list[str]] = {}
+    for name in [*(n for n, _ in inputs), *computing, result]:
+        roles.setdefault(name, [])
+    for n, _ in inputs:
+        roles[n].append("input")
+    for n in computing:
+        roles[n].append("computing")
+    roles[result].append("result")
+    return roles
 
 
 def _new_id(label: str) -> str:
@@ -248,14 +268,7 @@ def secure_stats(
     for name, val in (("quorum", quorum), ("frac_bits", frac_bits), ("timeout", share_timeout)):
         if val is not None:
             params[name] = val
-    roles: dict[str, list[str]] = {}
-    for name in [*(n for n, _ in inputs), *computing, result]:
-        roles.setdefault(name, [])
-    for n, _ in inputs:
-        roles[n].append("input")
-    for n in computing:
-        roles[n].append("computing")
-    roles[result].append("result")
+    roles = _aggregation_roles(inputs, computing, result)
     datasets = {n: [d] for n, d in inputs}
     spec = {
         "collab_id": collab_id or _new_id("secure-stats"),
@@ -269,4 +282,79 @@ def secure_stats(
     return node.collaborations.propose(spec)
 
 
-__all__ = ["directory", "psi", "secure_stats"]
+def secure_vector_sum(
+    node: NodeClient,
+    *,
+    inputs: Sequence[Party],
+    column: str,
+    length: int,
+    bound: float,
+    computing: Sequence[str],
+    result: str | None = None,
+    quorum: int | None = None,
+    frac_bits: int | None = None,
+    share_timeout: float | None = None,
+    collab_id: str | None = None,
+    timeout: float = 3600,
+    peers: Mapping[str, Mapping[str, str]] | None = None,
+    url: str | None = None,
+) -> Collaboration:
+    """Propose the element-wise secure sum of one column over several nodes' datasets.
+
+    Each input's ``column``, in row order, is a vector of ``length`` elements
+    bounded by ``bound`` in absolute value; the result party learns only the
+    element-wise sum (exact, no DP) and who contributed. Read it with
+    :func:`decode_vector`. See
+    :mod:`insitu.node.federation.vector_sum_computation`.
+
+    Parameters
+    ----------
+    inputs:
+        ``(node name, dataset)`` of every input party (one dataset each).
+    computing:
+        2 or 3 computing nodes (may also be input nodes).
+    result:
+        The result node; default this node.
+    quorum:
+        Fewest inputs that must contribute; ``None``: all of them.
+    frac_bits:
+        Fixed-point fractional bits (default 16): each element is off by at
+        most ``contributors × 2^-(frac_bits+1)``.
+    share_timeout:
+        Seconds computing parties wait for shares (the protocol's ``timeout``).
+    """
+    result = result or str(node.info["name"])
+    params: dict[str, Any] = {"column": column, "length": int(length), "bound": float(bound)}
+    for name, val in (("quorum", quorum), ("frac_bits", frac_bits), ("timeout", share_timeout)):
+        if val is not None:
+            params[name] = val
+    roles = _aggregation_roles(inputs, computing, result)
+    spec = {
+        "collab_id": collab_id or _new_id("vector-sum"),
+        "computation": "secure_vector_sum",
+        "parameters": params,
+        "parties": _parties(directory(node, peers, url), roles, {n: [d] for n, d in inputs}),
+        "privacy_costs": _costs(list(inputs), None),
+        "result_parties": [result],
+        "timeout_seconds": timeout,
+    }
+    return node.collaborations.propose(spec)
+
+
+def decode_vector(result: Mapping[str, Any]) -> npt.NDArray[np.float64]:
+    """The sum vector of a ``secure_vector_sum`` result, as a float64 array."""
+    if result.get("encoding") != "float64-le-base64" or not isinstance(result.get("sum"), str):
+        raise InvalidInput("not a secure_vector_sum result (no base64 float64 'sum')")
+    try:
+        raw = base64.b64decode(result["sum"], validate=True)
+        values = np.frombuffer(raw, dtype="<f8").astype(np.float64)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInput(f"the result's sum is not base64 float64: {exc}") from None
+    if values.size != int(result.get("length", -1)):
+        raise InvalidInput(
+            f"the sum has {values.size} elements, the result says {result.get('length')}"
+        )
+    return values
+
+
+__all__ = ["decode_vector", "directory", "psi", "secure_stats", "secure_vector_sum"]

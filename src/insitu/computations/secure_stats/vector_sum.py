@@ -19,6 +19,7 @@ noised updates) or use the statistics recipes.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,8 +82,12 @@ def run_vector_sum(
     vector: npt.ArrayLike | None = None,
     *,
     rng: Rng = system_rng,
+    on_roster: Callable[[tuple[str, ...]], None] = lambda _: None,
 ) -> npt.NDArray[np.float64] | None:
     """Play ``channel.me``'s role; the result party gets the sum, everyone else ``None``.
+
+    At the result party ``on_roster`` is told which input parties contribute
+    (those that shared in time), before the sums are combined.
 
     Raises
     ------
@@ -116,7 +121,14 @@ def run_vector_sum(
     progress = rounds.Progress()
     quorum = job.quorum if job.quorum is not None else len(job.input_parties)
     try:
-        indices, total = rounds.reconstruct(roles, channel, progress, job.length, quorum)
+        indices, total = rounds.reconstruct(
+            roles,
+            channel,
+            progress,
+            job.length,
+            quorum,
+            on_roster=lambda ix: on_roster(tuple(job.input_parties[i] for i in ix)),
+        )
         k = len(indices)
         try:
             return fp.decode(

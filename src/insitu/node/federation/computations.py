@@ -106,5 +106,8 @@ __all__ = ["COMPUTATIONS", "CollabContext", "Computation", "DatasetFiles", "run_
 # Recipes in their own modules (imported last: they use CollabContext only for typing).
 from insitu.node.federation.psi_computation import run_psi  # noqa: E402
 from insitu.node.federation.stats_computation import run_secure_stats  # noqa: E402
+from insitu.node.federation.vector_sum_computation import run_secure_vector_sum  # noqa: E402
 
-COMPUTATIONS.update({"psi": run_psi, "secure_stats": run_secure_stats})
+COMPUTATIONS.update(
+    {"psi": run_psi, "secure_stats": run_secure_stats, "secure_vector_sum": run_secure_vector_sum}
+)

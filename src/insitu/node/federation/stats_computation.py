@@ -187,6 +187,15 @@ class RoleChannel(Channel):
         return self._node.receive(node, self._wire_id(sender, self.me, msg_id), timeout=timeout)
 
 
+def play_each(names: list[str], play: Callable[[str], None], label: str) -> None:
+    """Run ``play(name)`` for each of this node's roles on its own thread; wait for all."""
+    threads = [threading.Thread(target=play, args=(n,), name=f"{label}-{n}") for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def jsonable(value: Any) -> Any:
     """Statistics as JSON: regressions as objects, numpy scalars as numbers, NaN as null."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -247,11 +256,7 @@ def run_secure_stats(ctx: CollabContext) -> dict[str, Any] | None:
         with lock:
             outcomes[name] = outcome
 
-    threads = [threading.Thread(target=play, args=(n,), name=f"secure-stats-{n}") for n in mine]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    play_each(mine, play, "secure-stats")
     courier.wait(min(ctx.timeout, COURIER_GRACE))  # an unreachable input need not delay the result
     for name in mine:
         outcome = outcomes[name]
@@ -274,4 +279,11 @@ def run_secure_stats(ctx: CollabContext) -> dict[str, Any] | None:
     }
 
 
-__all__ = ["RoleChannel", "jsonable", "role_names", "run_secure_stats", "stats_spec"]
+__all__ = [
+    "RoleChannel",
+    "jsonable",
+    "play_each",
+    "role_names",
+    "run_secure_stats",
+    "stats_spec",
+]
