@@ -20,7 +20,10 @@ from insitu.cli.app import (
 from insitu.client import NodeClient
 from insitu.errors import InvalidInput
 
-policy_app = App(help="Rules that approve requests automatically (owner).")
+policy_app = App(
+    help="Rules that approve requests, or this node's part of collaborations, automatically "
+    "(owner)."
+)
 budget_app = App(help="Privacy budgets per dataset, in ρ (zCDP).")
 #: ``ledger`` lives at the top level; ``main`` adds this app's commands there.
 top = App()
@@ -62,7 +65,13 @@ def add(
     ] = None,
     as_json: bool = False,
 ) -> None:
-    """Add a policy (keys: kinds, datasets, analysts, max_epsilon, max_rho, auto_release)."""
+    """Add a policy.
+
+    A request rule takes kinds (dp_query, code), datasets, analysts,
+    max_epsilon, max_rho, auto_release. A collaboration rule names only
+    collab:<computation> kinds (collab:psi, collab:secure_stats, …) and takes
+    datasets, peers, proposers, max_epsilon, max_rho.
+    """
     policy = node.policies.add(name, parse_rule(rule, rule_file))
     if as_json:
         emit_json(policy.to_dict())

@@ -13,14 +13,26 @@ AUDIT_PAGE = 1000
 
 
 class Policies:
-    """``node.policies``: rules that approve (and optionally release) requests automatically."""
+    """``node.policies``: rules that approve (and optionally release) requests automatically,
+    or approve this node's part of collaborations."""
 
     def __init__(self, transport: Transport) -> None:
         self._t = transport
 
     def add(self, name: str, rule: dict[str, Any]) -> PolicyInfo:
-        """Add a policy. ``rule`` keys: ``kinds``, ``datasets``, ``analysts``,
-        ``max_epsilon``, ``max_rho``, ``auto_approve``, ``auto_release``."""
+        """Add a policy.
+
+        A request rule's keys: ``kinds`` (``dp_query``, ``code``), ``datasets``,
+        ``analysts``, ``max_epsilon``, ``max_rho``, ``auto_approve``,
+        ``auto_release``. A collaboration rule names only
+        ``collab:<computation>`` kinds (``collab:psi``, ``collab:secure_stats``,
+        ``collab:secure_count``) and takes ``datasets``, ``peers`` (registered
+        peer names; every other party must be one), ``proposers`` (member
+        names, or ``peer:<name>``), ``max_epsilon`` and ``max_rho`` (the charge
+        to each of this node's datasets). Rules without collaboration kinds
+        never approve a collaboration. A bad rule raises
+        :class:`~insitu.errors.InvalidInput`.
+        """
         return PolicyInfo.from_wire(self._t.post_json("/v1/policies", {"name": name, "rule": rule}))
 
     def list(self) -> Listing[PolicyInfo]:

@@ -12,6 +12,7 @@ from insitu.errors import InvalidInput
 from insitu.node.clock import Clock, utc_now
 from insitu.node.db.engine import make_engine
 from insitu.node.db.migrate import upgrade
+from insitu.node.federation.computations import COMPUTATIONS
 from insitu.node.federation.service import Federation
 from insitu.node.kinds.base import DatasetAccess, RequestKind
 from insitu.node.kinds.code import CodeKind
@@ -96,7 +97,7 @@ class Node:
         self.members = Members(self.store, self.audit, clock)
         self.uploads = Uploads(settings.uploads_dir, max_bytes=settings.limits.max_upload_bytes)
         self.datasets = Datasets(self.store, self.audit, clock, settings.datasets_dir, self.uploads)
-        self.policies = Policies(self.store, self.audit, clock)
+        self.policies = Policies(self.store, self.audit, clock, computations=COMPUTATIONS)
         self.budgets = Budgets(self.store, self.audit, clock)
         self.access = _Access(
             self.datasets, settings.data_dir / "mocks", settings.data_dir / "prepared"
@@ -133,7 +134,14 @@ class Node:
             poll_seconds=settings.runner_poll_seconds,
         )
         self.federation = Federation(
-            settings, self.store, self.audit, clock, self.key, self.datasets, self.budgets
+            settings,
+            self.store,
+            self.audit,
+            clock,
+            self.key,
+            self.datasets,
+            self.budgets,
+            policies=self.policies,
         )
 
     def close(self) -> None:

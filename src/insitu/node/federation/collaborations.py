@@ -6,10 +6,17 @@ state, who) and with the notices to the other parties, which the outbox
 delivers (:mod:`insitu.node.federation.outbox`) until they arrive or the
 collaboration's deadline passes. Nothing runs until every party approved;
 a denial, a cancel or an abort from any party ends it for all.
+
+A part is approved by the owner, or at once when it arrives (or is proposed
+here) by the first of the owner's collaboration policies that covers it
+(:meth:`insitu.node.services.policies.Rule.matches_collaboration`); such an
+approval is audited and sent to the other parties exactly like the owner's,
+with the actor ``policy:<name>``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -18,7 +25,7 @@ from insitu.crypto.hashing import canonical_json, sha256_hex
 from insitu.crypto.signing import SigningKey, VerifyKey
 from insitu.errors import AlreadyExists, Conflict, Forbidden, InvalidInput, NotFound
 from insitu.federation.job import Job, JobState
-from insitu.federation.spec import CollaborationSpec, Role
+from insitu.federation.spec import CollaborationSpec, PrivacyCost, Role
 from insitu.node.clock import Clock
 from insitu.node.federation.computations import COMPUTATIONS
 from insitu.node.federation.notices import PROPOSE_PATH, EventKind, events_path
@@ -26,7 +33,10 @@ from insitu.node.federation.peers import Peers
 from insitu.node.federation.records import Collaboration, Peer
 from insitu.node.federation.store import FederationStore
 from insitu.node.services.audit_log import AuditLog
+from insitu.node.services.policies import CollabPart, Policies
 from insitu.node.store.base import Store
+
+log = logging.getLogger("insitu.peers")
 
 #: Notices stay deliverable this many seconds past a job's deadline (late aborts, denials).
 NOTICE_GRACE_SECONDS = 60.0
@@ -56,9 +66,11 @@ class Collaborations:
         key: SigningKey,
         peers: Peers,
         *,
+        policies: Policies | None = None,
         on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
+        self._policies = policies
         self._node_store = node_store
         self._audit = audit
         self._clock = clock
@@ -101,6 +113,7 @@ class Collaborations:
         me = self.my_party(spec)
         self._check(spec, me)
         self._check_datasets(spec, me)
+        policy = self._approving_policy(spec, me, proposer=by)
         now = self._clock()
         job = Job.propose(spec, me=me, now=now.timestamp())
         with self._store.sql.transaction():
@@ -108,6 +121,8 @@ class Collaborations:
             self._record(by, "collab.proposed", job, {"computation": spec.computation})
             body = {"spec": spec.to_json_value(), "proposed_by": by}
             self._send(spec, job, PROPOSE_PATH, body, now=now.timestamp())
+            if policy is not None:
+                self._approve(spec.collab_id, me, by=f"policy:{policy}")
         self.on_change()
         return self.get(spec.collab_id)
 
@@ -120,17 +135,21 @@ class Collaborations:
         self._check(spec, me)
         existing = self._store.find_collab(spec.collab_id)
         if existing is None:
+            proposer = f"peer:{signer.name}"
+            policy = self._approving_policy(spec, me, proposer=proposer)
             now = self._clock()
             job = Job.propose(spec, me=me, now=now.timestamp())
             try:
                 with self._store.sql.transaction():
                     self._store.add_collab(spec, job, proposed_by=f"{proposed_by}@{sender}", at=now)
                     self._record(
-                        f"peer:{signer.name}",
+                        proposer,
                         "collab.received",
                         job,
                         {"computation": spec.computation, "from": sender},
                     )
+                    if policy is not None:
+                        self._approve(spec.collab_id, me, by=f"policy:{policy}")
             except AlreadyExists:
                 pass
             existing = self._store.get_collab(spec.collab_id)
@@ -144,12 +163,15 @@ class Collaborations:
         """The owner approves this node's part; the other parties are told."""
         c = self.get(collab_id)
         self._check_datasets(c.spec, c.job.me)
+        return self._approve(collab_id, c.job.me, by=by)
+
+    def _approve(self, collab_id: str, me: str, *, by: str) -> Collaboration:
         return self.change(
             collab_id,
             lambda job, now: job.approve(job.me, now=now),
             actor=by,
             action="collab.approved",
-            data={"party": c.job.me},
+            data={"party": me},
             notify=EventKind.APPROVE,
         )
 
@@ -194,6 +216,50 @@ class Collaborations:
             )
         except Conflict:
             return self._store.find_collab(collab_id)
+
+    # -- policies ------------------------------------------------------------------------
+    def policy_part(self, spec: CollaborationSpec, me: str, *, proposer: str) -> CollabPart | None:
+        """What a policy rule sees of this node's part, or ``None`` when some other party is
+        not an active registered peer (then no policy may approve it)."""
+        peers = []
+        for party in spec.parties:
+            if party.name == me:
+                continue
+            peer = self._peers.active_by_key(party.verify_key.fingerprint())
+            if peer is None or peer.public_key != party.public_key:
+                return None
+            peers.append(peer.name)
+        stated = {cost.dataset: cost for cost in spec.privacy_costs if cost.party == me}
+        datasets = spec.party(me).datasets
+        return CollabPart(
+            computation=spec.computation,
+            datasets=datasets,
+            peers=tuple(peers),
+            proposer=proposer,
+            costs={d: _charged(stated.get(d)) for d in datasets},
+        )
+
+    def _approving_policy(self, spec: CollaborationSpec, me: str, *, proposer: str) -> str | None:
+        """The name of the first policy that approves this node's part, checked before the
+        part is stored so that storing and approving are one transaction; ``None`` leaves the
+        part to the owner (also when one of its datasets is missing here)."""
+        if self._policies is None:
+            return None
+        part = self.policy_part(spec, me, proposer=proposer)
+        found = None if part is None else self._policies.match_collaboration(part)
+        if found is None:
+            return None
+        try:
+            self._check_datasets(spec, me)
+        except NotFound as exc:
+            log.warning(
+                "policy %r covers collaboration %r, but %s: left to the owner",
+                found[0].name,
+                spec.collab_id,
+                exc.message,
+            )
+            return None
+        return found[0].name
 
     # -- peers' notices ------------------------------------------------------------------
     def receive_event(
@@ -338,6 +404,16 @@ class Collaborations:
                     now=now,
                     expires_at=job.deadline + NOTICE_GRACE_SECONDS,
                 )
+
+
+def _charged(cost: PrivacyCost | None) -> dict[str, float] | None:
+    """The ledger charge of one stated cost (ε charged as ρ = ε²/2); ``None`` if not DP."""
+    if cost is None or cost.exact:
+        return None
+    if cost.rho is not None:
+        return {"rho": cost.rho}
+    eps = float(cost.epsilon or 0.0)
+    return {"rho": eps * eps / 2, "epsilon": eps}
 
 
 def audit_subject(spec_hash: str) -> str:

@@ -23,6 +23,7 @@ from insitu.node.federation.runner import CollaborationRunner
 from insitu.node.federation.store import FederationStore
 from insitu.node.services.audit_log import AuditLog
 from insitu.node.services.budgets import Budgets
+from insitu.node.services.policies import Policies
 from insitu.node.settings import NodeSettings
 from insitu.node.store.sql import SqlStore
 
@@ -33,8 +34,9 @@ class Federation:
     """Everything a node needs to work with other nodes.
 
     Attributes: :attr:`peers` (the owner's register), :attr:`collaborations`
-    (the lifecycle service), :attr:`runner` (the background worker), and the
-    DB-backed :attr:`nonces` and :attr:`inbox` the peer routes use.
+    (the lifecycle service; ``policies`` may approve this node's parts),
+    :attr:`runner` (the background worker), and the DB-backed :attr:`nonces`
+    and :attr:`inbox` the peer routes use.
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class Federation:
         datasets: DatasetFiles,
         budgets: Budgets,
         *,
+        policies: Policies | None = None,
         max_message_bytes: int | None = None,
     ) -> None:
         self._settings = settings
@@ -58,7 +61,9 @@ class Federation:
             Reassembler(max_message_bytes=max_message_bytes) if max_message_bytes else Reassembler()
         )
         self.client = PeerClient(key, ca_file=settings.peer_ca_file)
-        self.collaborations = Collaborations(self.store, store, audit, clock, key, self.peers)
+        self.collaborations = Collaborations(
+            self.store, store, audit, clock, key, self.peers, policies=policies
+        )
         self.outbox = Outbox(self.store, self.peers, self.client)
         self.runner = CollaborationRunner(
             self.collaborations,
