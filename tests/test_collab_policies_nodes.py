@@ -4,6 +4,7 @@ approves the part as it arrives or is proposed; anything else is left for the ow
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,15 @@ SOUTH_RULE = {
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[dict[str, Served]]:
-    nodes = {"north": serve_node(tmp_path, "north"), "south": serve_node(tmp_path, "south")}
+    with _pair(tmp_path) as nodes:
+        yield nodes
+
+
+@contextmanager
+def _pair(tmp_path: Path, *, south_db: str | None = None) -> Iterator[dict[str, Served]]:
+    nodes = {"north": serve_node(tmp_path, "north")}
     try:
+        nodes["south"] = serve_node(tmp_path, "south", database_url=south_db)
         peer_all(nodes)
         with nodes["south"].http() as c:
             r = c.post("/v1/policies", json={"name": "counts-from-north", "rule": SOUTH_RULE})
@@ -60,6 +68,18 @@ def collab_audit(node: Node, cid: str) -> list[tuple[str, str, dict[str, Any]]]:
 def test_the_policy_approves_the_arriving_part_and_the_proposer_hears_of_it(
     pair: dict[str, Served],
 ) -> None:
+    _arrival_approved_by_policy(pair)
+
+
+@pytest.mark.postgres
+def test_the_policy_approves_the_arriving_part_on_postgres(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    with _pair(tmp_path, south_db=postgres_url) as pair:
+        _arrival_approved_by_policy(pair)
+
+
+def _arrival_approved_by_policy(pair: dict[str, Served]) -> None:
     north, south = pair["north"], pair["south"]
     propose(north, spec_for(pair, "auto", result="north", costs={"south": {"epsilon": 0.5}}))
     arrived = wait_for(lambda: (s := state(south, "auto"))["state"] != "absent" and s)
