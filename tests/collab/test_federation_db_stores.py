@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from insitu.errors import ProtocolAbort, Unavailable
 from insitu.node.federation.db_stores import DbInbox, DbNonceStore
 from insitu.node.federation.store import FederationStore
-from insitu.node.init import init_node
 from insitu.node.node import Node
-from insitu.node.settings import NodeSettings
-
-
-@pytest.fixture
-def node(tmp_path: Path, database_url: str) -> Iterator[Node]:
-    init_node(tmp_path / "n", name="n", database_url=database_url)
-    n = Node(NodeSettings.load(tmp_path / "n"))
-    yield n
-    n.close()
 
 
 def test_nonce_check_is_atomic_under_concurrency(node: Node) -> None:

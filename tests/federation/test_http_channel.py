@@ -13,6 +13,7 @@ from insitu.crypto.signing import SigningKey
 from insitu.errors import InvalidInput, PayloadTooLarge, ProtocolAbort, SecurityError, Unavailable
 from insitu.federation.http_channel import HttpChannel, RetryPolicy
 from insitu.federation.inbound import messages_path
+from insitu.federation.inbox import MemoryInbox
 from insitu.federation.messages import Chunker, Envelope
 from insitu.federation.signing import sign_request
 
@@ -281,3 +282,29 @@ def test_channel_checks_parties_and_sizes(network: PeerNetwork, pair: tuple[Peer
             me="alice", collab_id=COLLAB, peers={"alice": "http://x"}, key=SigningKey.generate(),
             inbox=network.peers["alice"].inbox,
         )  # fmt: skip
+
+
+def test_a_frame_signed_ahead_is_signed_again_after_a_long_wait(fake_time: FakeTime) -> None:
+    first_attempt: dict[int, int] = {}  # chunk index -> timestamp its first POST carried
+    refusals = [503] * 6
+
+    def bob(request: httpx.Request) -> httpx.Response:
+        frame = Envelope.from_bytes(request.content)
+        first_attempt.setdefault(frame.chunk_index, int(request.headers["X-Insitu-Timestamp"]))
+        if frame.chunk_index == 0 and refusals:
+            return httpx.Response(refusals.pop())
+        return httpx.Response(204)
+
+    chan = HttpChannel(
+        me="alice", collab_id=COLLAB, peers={"bob": "http://bob.test"},
+        key=SigningKey.generate(), inbox=MemoryInbox(),
+        client=httpx.Client(transport=httpx.MockTransport(bob)),
+        retry=RetryPolicy(deadline=600, initial=10, maximum=10), chunk_bytes=100,
+        max_in_flight=1, clock=fake_time.clock, sleep=fake_time.sleep,
+    )  # fmt: skip
+    start = int(fake_time.now)
+    chan.send("bob", "m", b"z" * 250)  # three frames; the first is retried for 60 s
+    assert sorted(first_attempt) == [0, 1, 2]
+    assert first_attempt[0] == start
+    # frame 1 was signed while frame 0 waited; a minute later it goes out signed anew
+    assert first_attempt[1] >= start + 60

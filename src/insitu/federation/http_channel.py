@@ -33,6 +33,9 @@ from insitu.federation.messages import DEFAULT_CHUNK_BYTES, Chunker, Envelope
 from insitu.federation.signing import sign_request
 
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: A frame signed ahead is signed again if it waited this long (the receiver's
+#: skew window is minutes; a long retry of the frame before it must not expire it).
+_RESIGN_AFTER_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,15 @@ class RetryPolicy:
         for name in ("deadline", "initial", "maximum", "request_timeout", "min_attempt"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"RetryPolicy.{name} must be positive")
+
+
+@dataclass(frozen=True)
+class _Signed:
+    """A frame's body with the signed headers of its first attempt."""
+
+    body: bytes
+    headers: dict[str, str]
+    at: float
 
 
 class HttpChannel(Channel):
@@ -127,12 +139,25 @@ class HttpChannel(Channel):
             payload, collab_id=self.collab_id, sender=self.me, receiver=to, msg_id=msg_id
         )
         first = next(frames)
-        if first.chunk_count == 1 or self._in_flight == 1:
-            for frame in (first, *frames):
-                self._post(to, frame, deadline)
+        if first.chunk_count == 1:
+            self._post(to, self._prepare(first), deadline)
+            return
+        if self._in_flight == 1:
+            # One frame at a time; the next is encoded and signed (hashed) in a
+            # helper thread while this one is on the wire.
+            with ThreadPoolExecutor(1, thread_name_prefix="insitu-sign") as signer:
+                ahead = signer.submit(self._prepare, first)
+                for frame in frames:
+                    ready = ahead.result()
+                    ahead = signer.submit(self._prepare, frame)
+                    self._post(to, ready, deadline)
+                self._post(to, ahead.result(), deadline)
             return
         with ThreadPoolExecutor(self._in_flight, thread_name_prefix="insitu-send") as pool:
-            posts = [pool.submit(self._post, to, f, deadline) for f in (first, *frames)]
+            posts = [
+                pool.submit(lambda f: self._post(to, self._prepare(f), deadline), f)
+                for f in (first, *frames)
+            ]
             done, _ = wait(posts, return_when=FIRST_EXCEPTION)
             for post in posts:
                 post.cancel()
@@ -150,23 +175,30 @@ class HttpChannel(Channel):
         if self._owns_client:
             self._client.close()
 
-    def _post(self, to: str, frame: Envelope, deadline: float) -> None:
+    def _sign(self, to: str, body: bytes) -> dict[str, str]:
+        target = self._targets[to].raw_path.decode("ascii")  # as the server sees it
+        headers = sign_request(
+            self._key, method="POST", path=target, body=body, now=self._clock(),
+            key_id=self._key_id,
+        )  # fmt: skip
+        headers["Content-Type"] = "application/octet-stream"
+        return headers
+
+    def _prepare(self, frame: Envelope) -> _Signed:
         body = frame.to_bytes()
+        at = self._clock()
+        return _Signed(body, self._sign(frame.receiver, body), at)
+
+    def _post(self, to: str, signed: _Signed, deadline: float) -> None:
+        body = signed.body
         url = self._targets[to]
-        target = url.raw_path.decode("ascii")  # what the server sees: any base path included
         delay = self._retry.initial
         attempt = 0
         while True:
             attempt += 1
-            headers = sign_request(
-                self._key,
-                method="POST",
-                path=target,
-                body=body,
-                now=self._clock(),
-                key_id=self._key_id,
-            )
-            headers["Content-Type"] = "application/octet-stream"
+            # a retry, or a first attempt long after signing, is signed afresh
+            fresh = attempt == 1 and self._clock() - signed.at < _RESIGN_AFTER_SECONDS
+            headers = signed.headers if fresh else self._sign(to, body)
             left = deadline - self._clock()
             timeout = min(self._retry.request_timeout, max(left, self._retry.min_attempt))
             try:

@@ -108,7 +108,8 @@ class PeerInbound:
         payload = self.reassembler.accept(frame)
         if payload is None:
             return False
-        return self.inbox.put(frame.key, payload)
+        # the reassembler checked the whole payload against the frames' SHA-256
+        return self.inbox.put_checked(frame.key, payload, sha256=frame.total_sha256)
 
 
 __all__ = ["MESSAGES_PATH", "PeerInbound", "messages_path"]

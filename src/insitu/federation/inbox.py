@@ -25,6 +25,14 @@ class Inbox(ABC):
     def put(self, key: MessageKey, payload: bytes) -> bool:
         """Store a message; ``True`` if it is new, ``False`` for an exact repeat."""
 
+    def put_checked(self, key: MessageKey, payload: bytes, *, sha256: bytes) -> bool:
+        """:meth:`put` for a payload whose SHA-256 the caller has just checked.
+
+        Implementations MAY use ``sha256`` instead of hashing the payload again;
+        callers MUST pass the digest of exactly ``payload``.
+        """
+        return self.put(key, payload)
+
     @abstractmethod
     def get(self, key: MessageKey, *, timeout: float | None = None) -> bytes:
         """Return the message under ``key``, waiting up to ``timeout`` s (``None``: forever)."""

@@ -255,26 +255,39 @@ class Reassembler:
             raise ProtocolAbort(f"chunks of message {frame.msg_id!r} exceed its announced size")
         if self._pending_bytes + size > self.max_pending_bytes:
             raise ProtocolAbort("too many bytes pending reassembly; message refused")
-        partial.chunks[frame.chunk_index] = _keep(frame.payload)
+        chunk = partial.chunks[frame.chunk_index] = _keep(frame.payload)
         partial.received += size
         self._pending_bytes += size
+        self._chunk_held(frame, chunk)
         if len(partial.chunks) < partial.count:
             return None
         payload = b"".join(partial.chunks[i] for i in range(partial.count))
         if len(payload) != partial.total_size:
             raise ProtocolAbort(f"message {frame.msg_id!r} is shorter than its announced size")
-        if hashlib.sha256(payload).digest() != partial.total_sha256:
+        if self._digest(key, payload) != partial.total_sha256:
             raise ProtocolAbort(f"message {frame.msg_id!r} does not match its SHA-256")
-        self._drop(key)
+        self._drop(key, completed=True)
         self._done[key] = partial.total_sha256
         while len(self._done) > self._remember:
             self._done.popitem(last=False)
         return payload
 
-    def _drop(self, key: MessageKey) -> None:
+    def _drop(self, key: MessageKey, *, completed: bool = False) -> None:
         partial = self._partial.pop(key, None)
         if partial is not None:
             self._pending_bytes -= partial.received
+            self._released(key, completed=completed)
+
+    # -- hooks for subclasses; called with the lock held, so they must be quick ----------
+    def _chunk_held(self, frame: Envelope, chunk: bytes | memoryview) -> None:
+        """A new chunk (``frame``'s, now held as ``chunk``) of a message was taken."""
+
+    def _digest(self, key: MessageKey, payload: bytes) -> bytes:
+        """The SHA-256 of a reassembled ``payload``, compared with the announced one."""
+        return hashlib.sha256(payload).digest()
+
+    def _released(self, key: MessageKey, *, completed: bool) -> None:
+        """The chunks of ``key`` were let go: it completed, or it was refused or discarded."""
 
 
 def _keep(chunk: bytes | memoryview) -> bytes | memoryview:

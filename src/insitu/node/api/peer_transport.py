@@ -43,12 +43,14 @@ async def _body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body of {declared} bytes exceeds the limit of {limit}")
-    body = bytearray()
+    parts: list[bytes] = []
+    size = 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
             raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
-    return bytes(body)
+    return b"".join(parts)  # one copy
 
 
 def _refused(exc: SecurityError) -> Response:

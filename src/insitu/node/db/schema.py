@@ -218,7 +218,12 @@ class CollaborationRow(Base):
 
 
 class PeerMessageRow(Base):
-    """A whole protocol message a peer sent this node (the collaboration inbox)."""
+    """A whole protocol message a peer sent this node (the collaboration inbox).
+
+    Small payloads sit in ``payload``; a large one is a file in the node's data
+    directory named by ``file`` (``payload`` is then NULL), see
+    :mod:`insitu.node.federation.message_files`.
+    """
 
     __tablename__ = "peer_messages"
     __table_args__ = (UniqueConstraint("collab_id", "sender", "receiver", "msg_id"),)
@@ -229,7 +234,8 @@ class PeerMessageRow(Base):
     receiver: Mapped[str] = mapped_column(String(64))
     msg_id: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    file: Mapped[str | None] = mapped_column(String(64), nullable=True)
     received_at: Mapped[datetime]
 
 

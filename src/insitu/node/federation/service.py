@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from insitu.crypto.signing import SigningKey, VerifyKey
 from insitu.errors import ProtocolAbort
 from insitu.federation.inbound import PeerInbound
-from insitu.federation.messages import Reassembler
 from insitu.federation.signing import RefusalReason, RequestRefused, verify_request
 from insitu.node.clock import Clock
 from insitu.node.federation.collaborations import Collaborations
@@ -20,6 +19,7 @@ from insitu.node.federation.peer_client import PeerClient
 from insitu.node.federation.peers import Peers
 from insitu.node.federation.records import Collaboration, Peer
 from insitu.node.federation.runner import CollaborationRunner
+from insitu.node.federation.spool import Spool, SpoolingReassembler
 from insitu.node.federation.store import FederationStore
 from insitu.node.services.audit_log import AuditLog
 from insitu.node.services.budgets import Budgets
@@ -28,6 +28,9 @@ from insitu.node.settings import NodeSettings
 from insitu.node.store.sql import SqlStore
 
 log = logging.getLogger("insitu.peers")
+
+#: Frames up to this size record their nonce and store their message in one transaction.
+ONE_TRANSACTION_FRAME_BYTES = 1 << 20
 
 
 class Federation:
@@ -53,13 +56,17 @@ class Federation:
         max_message_bytes: int | None = None,
     ) -> None:
         self._settings = settings
-        self.store = FederationStore(store)
+        messages_dir = settings.data_dir / "peer-messages"
+        self.store = FederationStore(store, message_dir=messages_dir)
         self.peers = Peers(self.store, audit, clock, key, insecure_peers=settings.insecure_peers)
         self.nonces = DbNonceStore(self.store)
-        self.inbox = DbInbox(self.store, clock)
+        spool = Spool(messages_dir)
         self.reassembler = (
-            Reassembler(max_message_bytes=max_message_bytes) if max_message_bytes else Reassembler()
+            SpoolingReassembler(spool, max_message_bytes=max_message_bytes)
+            if max_message_bytes
+            else SpoolingReassembler(spool)
         )
+        self.inbox = DbInbox(self.store, clock, reassembler=self.reassembler)
         self.client = PeerClient(key, ca_file=settings.peer_ca_file)
         self.collaborations = Collaborations(
             self.store, store, audit, clock, key, self.peers, policies=policies
@@ -92,6 +99,7 @@ class Federation:
     def close(self) -> None:
         self.runner.stop()
         self.client.close()
+        self.reassembler.spool.discard()
 
     # -- inbound -------------------------------------------------------------------
     def verify_control(
@@ -121,7 +129,15 @@ class Federation:
     def accept_frame(
         self, collab_id: str, *, headers: Mapping[str, str], method: str, path: str, body: bytes
     ) -> bool:
-        """Verify, reassemble and store one protocol frame (see :class:`PeerInbound`)."""
+        """Verify, reassemble and store one protocol frame (see :class:`PeerInbound`).
+
+        The collaboration and its peers are read first, outside any write
+        transaction, so frames that are not well signed never take the write
+        lock. A small frame then records its nonce and stores the message it
+        completes in one transaction (a frame refused as a protocol violation
+        still commits its nonce, so a replay of it is refused as a replay); a
+        large one holds no write lock while it is reassembled.
+        """
         collab = self.store.find_collab(collab_id)
         me = collab.job.me if collab is not None else "-"
         keys = self.collaborations.accepting_keys_of(collab)
@@ -134,9 +150,20 @@ class Federation:
             inbox=self.inbox,
             reassembler=self.reassembler,
         )
-        return inbound.handle(
-            collab_id, headers=headers, method=method, path=path, body=body, now=time.time()
-        )
+        if len(body) > ONE_TRANSACTION_FRAME_BYTES:
+            return inbound.handle(
+                collab_id, headers=headers, method=method, path=path, body=body, now=time.time()
+            )
+        abort: ProtocolAbort
+        with self.store.sql.transaction():  # begins at the nonce, once the signature holds
+            try:
+                return inbound.handle(
+                    collab_id, headers=headers, method=method, path=path, body=body,
+                    now=time.time(),
+                )  # fmt: skip
+            except ProtocolAbort as exc:
+                abort = exc
+        raise abort
 
     def _refuse_signed(
         self,

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, bindparam, delete, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -554,3 +554,22 @@ class SqlStore(Store):
     def session(self, *, write: bool = False) -> AbstractContextManager[Session]:
         """The current transaction's session, or a new one (for stores kept beside this one)."""
         return self._session(write=write)
+
+    @contextmanager
+    def core(self, *, write: bool = False) -> Iterator[Connection | Session]:
+        """Where to run Core statements: the current transaction's session, else a bare
+        connection (a write one commits when the block ends; no ORM session is made).
+
+        For hot paths of stores kept beside this one; hooks given to
+        :meth:`after_commit` outside a transaction run at once, so call it after
+        the block.
+        """
+        current = self._current.get()
+        if current is not None:
+            yield current
+        elif write:
+            with self._writer.begin() as conn:
+                yield conn
+        else:
+            with self.engine.connect() as conn:
+                yield conn
