@@ -11,11 +11,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from insitu.errors import CardViolation, InvalidInput
+from insitu.tables import arrowcsv
 from insitu.tables import ingest as ingest_module
 from insitu.tables.arrowcsv import write_plain_csv
 from insitu.tables.card import Card
 from insitu.tables.ingest import CARD_METADATA_KEY, ingest
-from insitu.tables.plaincsv import scan_plain
+from insitu.tables.plaincsv import NotPlain, plain_blocks
 from insitu.tables.read import read_table
 
 CARD = Card.from_mapping(
@@ -71,7 +72,7 @@ def reference(
 ) -> pd.DataFrame | str:
     """What the DuckDB path makes of ``src``: the table, or the error's details."""
     with monkeypatch.context() as m:
-        m.setattr(ingest_module, "scan_plain", lambda _path: None)
+        m.setattr(ingest_module, "write_plain_csv", lambda *_args, **_kwargs: None)
         try:
             ingest(src, card, dest)
         except InvalidInput as exc:
@@ -100,24 +101,23 @@ def same(a: pd.DataFrame | str, b: pd.DataFrame | str) -> None:
     order=st.permutations(list(VALID)),
     delimiter=st.sampled_from([",", ";", "\t", "|"]),
     newline=st.sampled_from(["\n", "\r\n"]),
+    block=st.sampled_from([1 << 20, 1, 40]),
 )
 def test_arrow_path_agrees_with_duckdb_path(
-    rows: list[dict[str, str]], order: list[str], delimiter: str, newline: str
+    rows: list[dict[str, str]], order: list[str], delimiter: str, newline: str, block: int
 ) -> None:
     text = delimiter.join(order) + newline
     text += newline.join(delimiter.join(r[n] for n in order) for r in rows) + newline
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        mp.setattr(arrowcsv, "BLOCK_BYTES", block)  # one block, a line per block, or between
         src, fast = Path(tmp) / "in.csv", Path(tmp) / "fast.parquet"
         src.write_text(text, encoding="utf-8", newline="")
-        plain = scan_plain(src)
-        assert plain is not None
         written = write_plain_csv(
             src,
             PLAIN_CARD,
             fast,
             names=order,
             delimiter=delimiter,
-            hex_prefix=plain.hex_prefix,
             metadata={CARD_METADATA_KEY: PLAIN_CARD.to_json()},
             threads=1,
             report=lambda _done: None,
@@ -143,15 +143,12 @@ def test_a_plain_valid_file_takes_the_arrow_path(tmp_path: Path) -> None:
         "z,false,1999-12-31,b,-0.0,10,2\n",
         encoding="utf-8",
     )
-    plain = scan_plain(src)
-    assert plain is not None and not plain.hex_prefix
     written = write_plain_csv(
         src,
         CARD,
         tmp_path / "fast.parquet",
         names=["s", "ok", "d", "c", "x", "n", "id"],
         delimiter=",",
-        hex_prefix=False,
         metadata={},
         threads=None,
         report=lambda _done: None,
@@ -170,25 +167,100 @@ def test_a_plain_valid_file_takes_the_arrow_path(tmp_path: Path) -> None:
         (b"a,b\n1,2\n", True, False),
         (b"a,b\r\n1,2\r\n", True, False),
         (b"a,b\n1,0x2\n", True, True),
+        (b"a,b\n1,0X2\n", True, True),
+        (b"a,b\n1,x0\n", True, False),
+        (b"\xef\xbb\xbfa,b\n1,2\n", True, False),
         (b'a,b\n1,"2"\n', False, False),
         (b"a,b\n1,2\r3,4\n", False, False),
         (b"a,b\n1,\x002\n", False, False),
         (b"a,b\n1,2\r", False, False),
     ],
-    ids=["plain", "crlf", "hex", "quote", "lone-cr", "nul", "cr-at-end"],
+    ids=["plain", "crlf", "hex", "HEX", "x0", "bom", "quote", "lone-cr", "nul", "cr-at-end"],
 )
-def test_scan_plain(tmp_path: Path, raw: bytes, plain: bool, hex_prefix: bool) -> None:
+@pytest.mark.parametrize("size", [1, 3, 1 << 20])
+def test_plain_blocks(tmp_path: Path, raw: bytes, plain: bool, hex_prefix: bool, size: int) -> None:
     src = tmp_path / "in.csv"
     src.write_bytes(raw)
-    found = scan_plain(src)
-    assert (found is not None) == plain
-    if found is not None:
-        assert found.hex_prefix == hex_prefix
+    if not plain:
+        with pytest.raises(NotPlain):
+            list(plain_blocks(src, size))
+        return
+    seen, start = b"", 0
+    found_hex = False
+    for block in plain_blocks(src, size):
+        text = bytes(block.data[: block.size])
+        assert block.end == start + len(text)
+        assert text.endswith(b"\n") or block.end == len(raw)  # whole lines only
+        seen, start = seen + text, block.end
+        found_hex = found_hex or block.hex_prefix
+    assert seen == raw
+    assert found_hex == hex_prefix
 
 
-def test_blank_line_inside_goes_to_duckdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_byte_order_mark_at_a_later_block_is_not_plain(tmp_path: Path) -> None:
+    """Arrow would drop it there; DuckDB keeps it in the cell."""
     src = tmp_path / "in.csv"
-    src.write_text("id,ok\n1,true\n\n2,false\n", encoding="utf-8")
+    src.write_bytes(b"a,b\n\xef\xbb\xbf1,2\n")
+    assert len(list(plain_blocks(src, 1 << 20))) == 1  # inside a block Arrow keeps it
+    with pytest.raises(NotPlain):
+        list(plain_blocks(src, 2))
+
+
+def test_a_line_longer_than_the_block_size(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    raw = b"a,b\n" + b"1," + b"9" * 1000 + b"\n3,4"
+    src.write_bytes(raw)
+    blocks = [bytes(b.data[: b.size]) for b in plain_blocks(src, 16)]
+    assert blocks == [b"a,b\n", b"1," + b"9" * 1000 + b"\n", b"3,4"]
+
+
+ID_TEXT = Card.from_mapping(
+    {
+        "name": "t",
+        "columns": [{"name": "id", "type": "integer"}, {"name": "s", "type": "string"}],
+    }
+)
+
+
+def _fast(src: Path, dest: Path, *, threads: int | None = None) -> arrowcsv.Written | None:
+    """The Arrow path on ``src`` (columns id, s) with blocks of 8 bytes: about a line each."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(arrowcsv, "BLOCK_BYTES", 8)
+        return write_plain_csv(
+            src, ID_TEXT, dest, names=["id", "s"], delimiter=",", metadata={},
+            threads=threads, report=lambda _done: None,
+        )  # fmt: skip
+
+
+def test_a_quote_in_a_later_block_hands_the_file_to_duckdb(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text('id,s\n1,a\n2,b\n3,"c,d"\n', encoding="utf-8")
+    assert _fast(src, tmp_path / "f.parquet", threads=1) is None
+    assert _fast(src, tmp_path / "g.parquet") is None
+    ingest(src, ID_TEXT, tmp_path / "out.parquet")
+    assert read_table(tmp_path / "out.parquet")["s"].tolist() == ["a", "b", "c,d"]
+
+
+def test_hex_in_a_later_block_is_refused_only_in_integer_columns(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text("id,s\n1,a\n2,0x1\n10,b\n", encoding="utf-8")
+    written = _fast(src, tmp_path / "f.parquet")
+    assert written is not None and written.rows == 3
+    assert read_table(tmp_path / "f.parquet")["id"].tolist() == [1, 2, 10]
+    src.write_text("id,s\n1,a\n2,b\n0x10,c\n", encoding="utf-8")
+    assert _fast(src, tmp_path / "g.parquet") is None
+    with pytest.raises(CardViolation):  # the DuckDB path reports it as not an integer
+        ingest(src, ID_TEXT, tmp_path / "out.parquet")
+
+
+@pytest.mark.parametrize("text", ["id,ok\n1,true\n\n2,false\n", "id,ok\n1,true\n2,false\n\n"])
+@pytest.mark.parametrize("block", [1, 12, 1 << 20])  # a block may start with the blank line
+def test_blank_line_goes_to_duckdb(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, block: int
+) -> None:
+    monkeypatch.setattr(arrowcsv, "BLOCK_BYTES", block)
+    src = tmp_path / "in.csv"
+    src.write_text(text, encoding="utf-8")
     card = Card.from_mapping(
         {
             "name": "t",
@@ -197,7 +269,7 @@ def test_blank_line_inside_goes_to_duckdb(tmp_path: Path, monkeypatch: pytest.Mo
     )
     assert write_plain_csv(
         src, card, tmp_path / "f.parquet", names=["id", "ok"], delimiter=",",
-        hex_prefix=False, metadata={}, threads=1, report=lambda _done: None,
+        metadata={}, threads=1, report=lambda _done: None,
     ) is None  # fmt: skip
 
 

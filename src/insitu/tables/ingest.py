@@ -33,7 +33,6 @@ from insitu.tables.arrowcsv import write_plain_csv
 from insitu.tables.card import Card, Column, ColumnType
 from insitu.tables.checks import DUCK_TYPES, Plan, enum_type, find_violations, plan_unit_bound
 from insitu.tables.duck import DEFAULT_MEMORY_LIMIT, connect, literal
-from insitu.tables.plaincsv import scan_plain
 from insitu.tables.progress import Progress, ProgressFn
 from insitu.tables.report import IngestReport, Kind, Problem, ViolationReport
 from insitu.tables.sniff import detect_format, read_csv_layout
@@ -163,15 +162,13 @@ class _Job:
     def csv(self, threads: int | None = None, *, arrow: bool = True) -> int:
         layout = read_csv_layout(self.source)
         self._check_names(layout.names)
-        plain = scan_plain(self.source) if arrow else None
-        if plain is not None:
+        if arrow:
             written = write_plain_csv(
                 self.source,
                 self.card,
                 self.tmp,
                 names=layout.names,
                 delimiter=layout.delimiter,
-                hex_prefix=plain.hex_prefix,
                 metadata={CARD_METADATA_KEY: self.card.to_json()},
                 threads=threads,
                 report=lambda done: self.steps.report(90 * done),
