@@ -167,8 +167,12 @@ class CollaborationRunner:
 
     # -- one pass --------------------------------------------------------------------
     def tick(self) -> None:
-        """Deliver due notices, time out overdue jobs, start ready ones."""
-        self._outbox.deliver_due()
+        """Time out overdue jobs, start ready ones, deliver due notices.
+
+        Ready jobs start before notices go out: a job is ready only once every
+        party approved, so the others already accept its messages, and the
+        notices' round trips need not delay this node's start.
+        """
         now = time.time()
         for c in self._collabs.all(states=_LIVE):
             if c.job.overdue(now):
@@ -181,6 +185,7 @@ class CollaborationRunner:
                     )
             elif c.job.state is JobState.READY:
                 self._launch(c.collab_id)
+        self._outbox.deliver_due()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
