@@ -7,7 +7,7 @@ Arrow's multi-threaded reader straight into the card's types, where Arrow's
 converters are exact and no more lenient than the DuckDB path (integers
 without sign ``+``, ``3.0`` or ``0x``; ``YYYY-MM-DD`` dates;
 ``true``/``false`` booleans; categories as a dictionary), in a side thread
-that runs one block ahead. The caller's thread checks every block with
+that runs up to two blocks ahead. The caller's thread checks every block with
 vectorised kernels (nulls, bounds, finiteness, declared categories) and
 writes it as one Parquet row group. The first cell that does not parse or
 breaks a rule ends the fast path with ``None``: the caller removes the
@@ -94,8 +94,8 @@ def write_plain_csv(
     to the card). ``report`` gets the fraction of the file done. Returns
     the rows written; ``None`` leaves a partial ``dest`` for the caller to
     remove. With ``threads=1`` everything runs in the calling thread;
-    otherwise a side thread reads ahead and Arrow parses each block's parts
-    on all cores while the caller checks and writes the block before.
+    otherwise a side thread reads up to two blocks ahead, Arrow parsing
+    each block's parts on all cores, while the caller checks and writes.
 
     Blank lines are read as one-field rows, which breaks the width of a file
     with two or more columns and hands it to the DuckDB path; a one-column
@@ -113,8 +113,9 @@ def write_plain_csv(
     parsed = _parsed(source, card, names, delimiter, threads=threads)
     try:
         with _parquet_writer(dest, card, schema) as writer:
-            tables = parsed if threads == 1 else prefetch(parsed, depth=1)
-            with closing(tables):  # stops the read-ahead thread on a refusal
+            tables = parsed if threads == 1 else prefetch(parsed, depth=2)
+            # On a refusal: stop the read-ahead thread, then close the file.
+            with closing(parsed), closing(tables):
                 for table, offset in tables:
                     batches = [
                         pa.record_batch(
