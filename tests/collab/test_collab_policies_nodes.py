@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from insitu.node.node import Node
 from tests.collab.collab_setup import peer_all, spec_for, state, wait_for
 from tests.collab.served_nodes import Served, serve_node
+
+from insitu.node.node import Node
 
 #: South approves secure counts that north proposes, on ``persons``, at ε ≤ 0.5.
 SOUTH_RULE = {

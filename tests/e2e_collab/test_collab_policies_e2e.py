@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.collab.collab_setup import wait_for
+from tests.e2e_collab.collab_cluster import ROWS, Cluster, make_cluster
+from tests.livenode import LiveNode
 from typer.testing import CliRunner
 
 import insitu.client as client
 from insitu.cli.main import app
-from tests.collab.collab_setup import wait_for
-from tests.e2e_collab.collab_cluster import ROWS, Cluster, make_cluster
-from tests.livenode import LiveNode
 
 pytestmark = pytest.mark.e2e
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -9,7 +15,7 @@ import pytest
 from tests.e2e_recipes.recipes_cluster import GRID_CELLS, NAMES, RecipeCluster, grid_table
 
 import insitu
-from insitu.errors import Forbidden
+from insitu.errors import Forbidden, NotFound
 
 pytestmark = pytest.mark.e2e
 
@@ -44,10 +50,19 @@ def test_vector_sum_over_three_nodes_equals_the_pooled_sum(recipes: RecipeCluste
     assert np.max(np.abs(total - expected)) <= out["max_abs_error"] == 3 * 2.0**-17
     assert out["contributors"] == sorted(NAMES) and out["left_out"] == []
     assert out["exact"] is True and set(out["learns"]) == {"input", "computing", "result"}
+    # the sum is kept beside the result's JSON, referenced by its hash
+    with recipes.owner("office-a") as a:
+        ref = a.collaborations.result(cid, blobs=False)["sum"]
+        assert ref == {"blob": hashlib.sha256(out["sum"]).hexdigest(), "bytes": 8 * GRID_CELLS}
+        with pytest.raises(NotFound):
+            a.collaborations._t.send("GET", f"/v1/collaborations/{cid}/result/blobs/{'0' * 64}")
     # the other parties end done without the output, and cannot fetch it
     assert views["office-b"]["result_available"] is False
-    with recipes.owner("office-b") as b, pytest.raises(Forbidden):
-        b.collaborations.result(cid)
+    with recipes.owner("office-b") as b:
+        with pytest.raises(Forbidden):
+            b.collaborations.result(cid)
+        with pytest.raises(Forbidden):
+            b.collaborations._t.send("GET", f"/v1/collaborations/{cid}/result/blobs/{ref['blob']}")
 
 
 def test_a_vector_of_the_wrong_length_is_left_out_under_a_quorum(recipes: RecipeCluster) -> None:
@@ -79,3 +94,23 @@ def test_a_bad_input_without_a_quorum_fails_everywhere(
         assert view["state"] == "failed", (name, view)
         assert view["result_available"] is False
     assert any(says in (v.get("reason") or "") for v in views.values()), views
+
+
+def test_the_cli_shows_the_reference_and_saves_the_vector(
+    recipes: RecipeCluster, tmp_path: Path
+) -> None:
+    cid = _propose(recipes, [(n, "grid") for n in NAMES])
+    _views(recipes, cid)
+    node = recipes.nodes["office-a"]
+    env = dict(os.environ, INSITU_URL=node.url, INSITU_TOKEN=node.owner_token)
+    done = subprocess.run(
+        [sys.executable, "-m", "insitu.cli.main", "collab", "result", cid, "--json",
+         "--blobs-dir", str(tmp_path / "out")],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout)
+    assert shown["sum"]["bytes"] == 8 * GRID_CELLS and shown["contributors"] == sorted(NAMES)
+    saved = np.fromfile(tmp_path / "out" / "sum.bin", dtype="<f8")
+    expected = sum(grid_table(n)["value"].to_numpy() for n in NAMES)
+    assert np.max(np.abs(saved - expected)) <= shown["max_abs_error"]

@@ -102,7 +102,8 @@ def follow(node: NodeClient, proposed: Collaboration, *, timeout: float, as_json
     if current.data.get("result_available") is False:
         out.print(f"{current.id} done; the result went to the result parties", highlight=False)
         return
-    show_value(node.collaborations.result(current.id), as_json=as_json, title=current.id)
+    value = node.collaborations.result(current.id, blobs=False)  # large values as references
+    show_value(value, as_json=as_json, title=current.id)
 
 
 def _propose(

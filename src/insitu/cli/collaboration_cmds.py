@@ -10,6 +10,7 @@ import typer
 from insitu.cli.app import App, emit_json, out, remote_command, show_rows
 from insitu.client import NodeClient
 from insitu.errors import InvalidInput
+from insitu.federation import blobs
 
 app = App(help="Collaborations: multi-party jobs every party's owner approves.")
 
@@ -127,9 +128,25 @@ def wait(
 
 
 @remote_command(app, "result")
-def result(node: NodeClient, collab_id: IdArg, as_json: bool = False) -> None:
-    """The output, on a result party."""
-    value = node.collaborations.result(collab_id)
+def result(
+    node: NodeClient,
+    collab_id: IdArg,
+    blobs_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--blobs-dir",
+            help="Also save each large binary value (e.g. a vector sum) as DIR/<key>.bin.",
+        ),
+    ] = None,
+    as_json: bool = False,
+) -> None:
+    """The output, on a result party (large binary values shown as hash references)."""
+    value = node.collaborations.result(collab_id, blobs=False)
+    if blobs_dir is not None:
+        fetched = node.collaborations.result(collab_id)
+        blobs_dir.mkdir(parents=True, exist_ok=True)
+        for key in blobs.refs(value):
+            (blobs_dir / f"{key}.bin").write_bytes(fetched[key])
     if as_json:
         emit_json(value)
     else:

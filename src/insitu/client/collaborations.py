@@ -8,6 +8,7 @@ from typing import Any
 
 from insitu.client.transport import Transport
 from insitu.errors import InvalidInput, Unavailable
+from insitu.federation import blobs as _blobs
 from insitu.federation.spec import CollaborationSpec
 
 #: States after which nothing changes any more.
@@ -54,8 +55,8 @@ class Collaboration:
     def wait(self, *, timeout: float = 120.0, poll: float = 0.2) -> Collaboration:
         return self._api.wait(self.id, timeout=timeout, poll=poll)
 
-    def result(self) -> dict[str, Any]:
-        return self._api.result(self.id)
+    def result(self, *, blobs: bool = True) -> dict[str, Any]:
+        return self._api.result(self.id, blobs=blobs)
 
 
 class Collaborations:
@@ -102,11 +103,21 @@ class Collaborations:
         path = f"/v1/collaborations/{_id(collab_id)}/cancel"
         return Collaboration(self, self._t.post_json(path, {"reason": reason}))
 
-    def result(self, collab_id: str) -> dict[str, Any]:
-        """The output, at a result party, once the collaboration is done."""
-        data = self._t.get_json(f"/v1/collaborations/{_id(collab_id)}/result")
-        out: dict[str, Any] = data["result"]
-        return out
+    def result(self, collab_id: str, *, blobs: bool = True) -> dict[str, Any]:
+        """The output, at a result party, once the collaboration is done.
+
+        Large binary values (a secure vector sum's ``sum``) are kept beside the
+        result's JSON; with ``blobs`` they are fetched and checked against
+        their hash, so the value is ``bytes``; without, the value is the
+        reference ``{"blob": sha256, "bytes": size}``.
+        """
+        path = f"/v1/collaborations/{_id(collab_id)}/result"
+        out: dict[str, Any] = self._t.get_json(path)["result"]
+        if not blobs:
+            return out
+        return _blobs.internalise(
+            out, lambda digest: self._t.send("GET", f"{path}/blobs/{_id(digest)}").content
+        )
 
     def wait(self, collab_id: str, *, timeout: float = 120.0, poll: float = 0.2) -> Collaboration:
         """Poll until the collaboration ends; :class:`Unavailable` after ``timeout`` seconds."""

@@ -13,8 +13,6 @@ Other parties' URLs and keys come from ``peers=`` (name → ``{"url",
 
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -342,14 +340,19 @@ def secure_vector_sum(
 
 
 def decode_vector(result: Mapping[str, Any]) -> npt.NDArray[np.float64]:
-    """The sum vector of a ``secure_vector_sum`` result, as a float64 array."""
-    if result.get("encoding") != "float64-le-base64" or not isinstance(result.get("sum"), str):
-        raise InvalidInput("not a secure_vector_sum result (no base64 float64 'sum')")
-    try:
-        raw = base64.b64decode(result["sum"], validate=True)
-        values = np.frombuffer(raw, dtype="<f8").astype(np.float64)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidInput(f"the result's sum is not base64 float64: {exc}") from None
+    """The sum vector of a ``secure_vector_sum`` result, as a float64 array.
+
+    ``result`` is what ``collaborations.result(...)`` returns (with its blobs
+    fetched, the default).
+    """
+    raw = result.get("sum")
+    if result.get("encoding") != "float64-le" or not isinstance(raw, bytes):
+        raise InvalidInput(
+            "not a secure_vector_sum result with its blobs fetched (no float64 'sum' bytes)"
+        )
+    if len(raw) % 8:
+        raise InvalidInput(f"the sum has {len(raw)} bytes, not a whole number of float64")
+    values = np.frombuffer(raw, dtype="<f8").astype(np.float64)
     if values.size != int(result.get("length", -1)):
         raise InvalidInput(
             f"the sum has {values.size} elements, the result says {result.get('length')}"

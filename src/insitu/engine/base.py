@@ -62,5 +62,4 @@ def in_flight_limit(workers: int, prefetch: int) -> int:
     return max(1, workers * max(1, prefetch))
 
 
-
 __all__ = ["Engine", "SerialEngine", "in_flight_limit"]

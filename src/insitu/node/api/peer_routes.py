@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict
 
-from insitu.errors import Forbidden, InvalidInput
+from insitu.errors import Forbidden, InvalidInput, NotFound
+from insitu.federation import blobs
 from insitu.federation.job import JobState
 from insitu.federation.spec import Role as PartyRole
 from insitu.node.api.deps import CurrentOwner, CurrentRequester, NodeDep
@@ -196,6 +197,16 @@ def result(collab_id: str, member: CurrentRequester, node: NodeDep) -> dict[str,
         "result_sha256": c.job.result_sha256,
         "spec_hash": c.job.spec_hash,
     }
+
+
+@router.get("/collaborations/{collab_id}/result/blobs/{digest}")
+def result_blob(collab_id: str, digest: str, member: CurrentRequester, node: NodeDep) -> Response:
+    """One large binary part of the result (see :mod:`insitu.federation.blobs`), by its hash."""
+    _visible(collab_id, member, node)
+    result = node.federation.collaborations.result(collab_id)
+    if digest not in blobs.refs(result).values():
+        raise NotFound(f"the result of {collab_id!r} has no blob {digest[:16]!r}")
+    return Response(node.federation.results.get(digest), media_type="application/octet-stream")
 
 
 __all__ = ["collab_view", "router"]

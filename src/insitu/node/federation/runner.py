@@ -21,6 +21,7 @@ from typing import Any
 from insitu.computations.channel import Channel
 from insitu.crypto.signing import SigningKey
 from insitu.errors import Conflict, InsituError, SecurityError
+from insitu.federation import blobs
 from insitu.federation.http_channel import HttpChannel, RetryPolicy
 from insitu.federation.job import Job, JobState
 from insitu.federation.spec import CollaborationSpec
@@ -32,6 +33,7 @@ from insitu.node.federation.outbox import Outbox
 from insitu.node.federation.peer_client import PeerClient
 from insitu.node.federation.peers import Peers
 from insitu.node.services.budgets import Budgets
+from insitu.node.services.results import ResultFiles
 
 log = logging.getLogger("insitu.collaborations")
 
@@ -109,10 +111,12 @@ class CollaborationRunner:
         client: PeerClient,
         datasets: DatasetFiles,
         budgets: Budgets,
+        results: ResultFiles,
         *,
         poll_seconds: float = 0.1,
         send_deadline: float = 30.0,
     ) -> None:
+        self._results = results
         self._collabs = collabs
         self._outbox = outbox
         self._peers = peers
@@ -287,6 +291,8 @@ class CollaborationRunner:
         return COMPUTATIONS[spec.computation](ctx)
 
     def _finish(self, collab_id: str, output: dict[str, Any] | None) -> None:
+        if output is not None:  # large binary values go to result files (see federation.blobs)
+            output = blobs.externalise(output, self._results.put)
         digest = None if output is None else result_hash(output)
         try:
             self._collabs.change(

@@ -24,6 +24,7 @@ from insitu.node.federation.store import FederationStore
 from insitu.node.services.audit_log import AuditLog
 from insitu.node.services.budgets import Budgets
 from insitu.node.services.policies import Policies
+from insitu.node.services.results import ResultFiles
 from insitu.node.settings import NodeSettings
 from insitu.node.store.sql import SqlStore
 
@@ -68,6 +69,8 @@ class Federation:
         )
         self.inbox = DbInbox(self.store, clock, reassembler=self.reassembler)
         self.client = PeerClient(key, ca_file=settings.peer_ca_file)
+        #: Large binary parts of collaboration results, by content hash.
+        self.results = ResultFiles(settings.results_dir / "collaborations")
         self.collaborations = Collaborations(
             self.store, store, audit, clock, key, self.peers, policies=policies
         )
@@ -81,6 +84,7 @@ class Federation:
             self.client,
             datasets,
             budgets,
+            self.results,
         )
         self.collaborations.on_change = self.runner.wake
 

@@ -18,14 +18,14 @@ collaboration id; a node playing several roles runs each as a party of its
 own through :class:`~insitu.node.federation.stats_computation.RoleChannel`.
 
 What each party learns: see :mod:`insitu.computations.secure_stats.vector_sum`
-(and :data:`LEARNS`). The result JSON holds the sum as little-endian float64
-in base64 (``insitu.client.recipes.decode_vector`` turns it into an array),
-its length, the contributors, who was left out and the precision bound.
+(and :data:`LEARNS`). The result holds the sum as little-endian float64
+bytes — kept beside the result's JSON as a blob (:mod:`insitu.federation.blobs`);
+``insitu.decode_vector`` turns it into an array — its length, the
+contributors, who was left out and the precision bound.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 from typing import TYPE_CHECKING, Any
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("insitu.collaborations")
 
-VECTOR_ENCODING = "float64-le-base64"
+VECTOR_ENCODING = "float64-le"
 
 LEARNS = {
     "input": "nothing (its part ends once its shares are sent)",
@@ -120,9 +120,9 @@ def read_vector(path: Path, column: str) -> npt.NDArray[np.float64]:
     return out
 
 
-def encode_vector(values: npt.NDArray[np.float64]) -> str:
-    """Little-endian float64 bytes of ``values`` in base64 (the result's ``sum``)."""
-    return base64.b64encode(np.ascontiguousarray(values, dtype="<f8").tobytes()).decode("ascii")
+def encode_vector(values: npt.NDArray[np.float64]) -> bytes:
+    """Little-endian float64 bytes of ``values`` (the result's ``sum``)."""
+    return np.ascontiguousarray(values, dtype="<f8").tobytes()
 
 
 def run_secure_vector_sum(ctx: CollabContext) -> dict[str, Any] | None:
