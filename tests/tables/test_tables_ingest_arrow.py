@@ -288,3 +288,32 @@ def test_integer_unit_bound_on_the_arrow_path(tmp_path: Path) -> None:
     assert [e["value"] for e in info.value.details["examples"]] == ["5 (2 rows)"]
     assert info.value.details["rows_checked"] == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+@pytest.mark.parametrize("cell", [b"\xff", b"a\xc3", b"0x\xff"])
+def test_a_category_cell_that_is_not_utf8_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cell: bytes
+) -> None:
+    """The Arrow path skips its UTF-8 check when the card has no string column."""
+    card = Card.from_mapping(
+        {
+            "name": "t",
+            "columns": [
+                {"name": "id", "type": "integer"},
+                {"name": "c", "type": "category", "categories": ["a", "b"]},
+            ],
+        }
+    )
+    src = tmp_path / "in.csv"
+    src.write_bytes(b"id,c\n1,a\n2," + cell + b"\n3,b\n")
+    assert (
+        write_plain_csv(
+            src, card, tmp_path / "f.parquet", names=["id", "c"], delimiter=",",
+            metadata={}, threads=None, report=lambda _done: None,
+        )
+        is None
+    )  # fmt: skip
+    same(
+        outcome(src, card, tmp_path / "out.parquet"),
+        reference(src, card, tmp_path / "ref.parquet", monkeypatch),
+    )

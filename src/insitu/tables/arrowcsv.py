@@ -19,6 +19,7 @@ so reports do not depend on which path ran. Memory stays at a few blocks of
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass
@@ -147,7 +148,11 @@ def _parsed(
 
     Integer columns of a block holding ``0x`` are read as text, so that
     :func:`_checked` refuses the prefix instead of Arrow reading it as hex.
+    Only string columns need Arrow's UTF-8 check: a category cell that is
+    not UTF-8 equals no declared category (those are), so it is refused
+    anyway, and integer text that is not UTF-8 does not cast.
     """
+    utf8 = any(c.type is ColumnType.STRING for c in card.columns)
     options = {
         hex_prefix: pacsv.ConvertOptions(
             column_types={
@@ -160,6 +165,7 @@ def _parsed(
             strings_can_be_null=True,
             true_values=_TRUE,
             false_values=_FALSE,
+            check_utf8=utf8,
         )
         for hex_prefix in (False, True)
     }
@@ -174,6 +180,7 @@ def _parsed(
         text = pa.py_buffer(block.data).slice(0, block.size)
         table = pacsv.read_csv(
             pa.BufferReader(text),
+            memory_pool=_memory_pool(),
             read_options=read,
             parse_options=parse,
             convert_options=options[block.hex_prefix],
@@ -195,6 +202,7 @@ def _parquet_writer(dest: Path, card: Card, schema: pa.Schema) -> pq.ParquetWrit
     return pq.ParquetWriter(
         dest,
         schema,
+        memory_pool=_memory_pool(),
         compression="zstd",
         store_schema=False,
         write_page_index=False,
@@ -206,6 +214,22 @@ def _parquet_writer(dest: Path, card: Card, schema: pa.Schema) -> pq.ParquetWrit
             if c.type in _ENCODINGS and not _few_values(c)
         },
     )
+
+
+@functools.cache
+def _memory_pool() -> pa.MemoryPool:
+    """Arrow's jemalloc pool where this pyarrow build has it, else the default pool.
+
+    Each block gets fresh column and page buffers. jemalloc keeps the pages
+    that the blocks before freed and hands them out again; the default
+    (mimalloc) pool returns them to the system, and the kernel then zeroes
+    every page again on first touch: about 0.3 s of CPU on a 10-million-row
+    file.
+    """
+    try:
+        return pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        return pa.default_memory_pool()
 
 
 def _few_values(col: Column) -> bool:
