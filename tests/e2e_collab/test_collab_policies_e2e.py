@@ -79,6 +79,12 @@ def test_one_part_approved_by_policy_the_others_by_hand_runs_to_done(cluster: Cl
         wait_for(lambda: owner_b.collaborations.list(status="pending"))
         assert [c.id for c in owner_b.collaborations.list(status="pending")] == [costly]
         assert costly in pending_table(b)
+        listed = cli(b, "request", "list", "--status", "pending", "--json")
+        assert listed.exit_code == 0, listed.output
+        parts = [e for e in json.loads(listed.stdout) if e["kind"] == "collaboration"]
+        assert [(e["id"], e["status"], e["computation"]) for e in parts] == [
+            (costly, "pending", "secure_count")
+        ]
         owner_b.collaborations.deny(costly, reason="over our bound")
         # office-a's and office-c's owners approve by hand; the job runs
         cluster.approve("office-c", cid)

@@ -50,14 +50,15 @@ def list_(
     """List requests (owners: all; analysts: their own).
 
     Owners asking for pending requests also see the collaboration parts that
-    wait for their decision (``insitu collab approve|deny``).
+    wait for their decision (``insitu collab approve|deny``); with ``--json``
+    they follow the requests as entries of kind ``collaboration``.
     """
     reqs = node.requests.list(status=status)
     parts = []
     if status == "pending" and node.me.role == "owner":
         parts = [c.data for c in node.collaborations.list(status="pending")]
     if as_json:
-        emit_json([r.to_dict() for r in reqs])
+        emit_json([r.to_dict() for r in reqs] + [_part_entry(p) for p in parts])
         return
     out.print(rows_table([r.summary() for r in reqs], title="requests"))
     if parts:
@@ -70,6 +71,18 @@ def list_(
             for p in parts
         ]
         out.print(rows_table(rows, title="collaboration parts waiting for you"))
+
+
+def _part_entry(part: dict[str, Any]) -> dict[str, Any]:
+    """A pending collaboration part as an entry of ``request list --json``."""
+    return {
+        "kind": "collaboration",
+        "id": part.get("collab_id"),
+        "status": "pending",
+        "computation": part.get("computation"),
+        "parties": [q["name"] for q in part.get("parties", [])],
+        "spec_hash": part.get("spec_hash"),
+    }
 
 
 @remote_command(app, "show")
