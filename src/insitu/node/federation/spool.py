@@ -5,7 +5,8 @@ at once: join, hash, write, fsync. A :class:`SpoolingReassembler` hands every
 chunk of a multi-frame message over :data:`INLINE_MAX_BYTES` to a
 :class:`Spool`, whose helper thread appends the chunks in order to a temporary
 file in the message directory and feeds them to a running SHA-256 while the
-next frames are still on the wire. When the message completes, the
+next frames are still on the wire (each chunk is synced to disk as it is
+written, so little is left for the final fsync). When the message completes, the
 reassembler compares that hash with the announced one, and the store adopts
 the fsync'd file with a rename (:meth:`FederationStore.put_message`).
 
@@ -39,13 +40,15 @@ class _Entry:
         self.next = 0
         self.early: dict[int, bytes | memoryview] = {}
         self.sha256 = hashlib.sha256()
-        self.last: Future[None] | None = None
+        self.written: Future[None] | None = None  # the last queued write
+        self.hashed: Future[None] | None = None  # the last queued hash update
         self.failed = False
         self.complete = False
 
 
 class Spool:
-    """Temporary files of large messages being received, written by one helper thread.
+    """Temporary files of large messages being received, written by one helper thread
+    and hashed by another (both release the GIL while they work).
 
     Thread-safe. ``root`` is the message directory (the same file system as the
     final files, so adopting one is a rename).
@@ -57,6 +60,7 @@ class Spool:
         self._lock = threading.Lock()
         self._entries: dict[MessageKey, _Entry] = {}
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="insitu-spool")
+        self._hasher = ThreadPoolExecutor(1, thread_name_prefix="insitu-spool-hash")
 
     def chunk(self, frame: Envelope, chunk: bytes | memoryview) -> None:
         """Queue a new chunk of a message for writing (quick: the helper thread writes)."""
@@ -66,36 +70,43 @@ class Spool:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                self.root.mkdir(parents=True, exist_ok=True)
                 path = self.root / f".spool.{secrets.token_hex(16)}.tmp"
-                entry = self._entries[key] = _Entry(path, open(path, "wb"))  # noqa: SIM115
+                try:
+                    self.root.mkdir(parents=True, exist_ok=True)
+                    entry = self._entries[key] = _Entry(path, open(path, "wb"))  # noqa: SIM115
+                except OSError:  # the store writes the message itself
+                    return
             entry.early[frame.chunk_index] = chunk
             while entry.next in entry.early:
                 part = entry.early.pop(entry.next)
                 entry.next += 1
-                entry.last = self._writer.submit(self._append, entry, part)
+                entry.written = self._writer.submit(self._append, entry, part)
+                entry.hashed = self._hasher.submit(entry.sha256.update, part)
 
     def _append(self, entry: _Entry, part: bytes | memoryview) -> None:
         if entry.failed:
             return
         try:
-            entry.sha256.update(part)
             entry.file.write(part)
+            entry.file.flush()
+            _datasync(entry.file.fileno())  # now, so the final fsync has little left to do
         except OSError:
             entry.failed = True  # the store writes the file itself instead
 
     def _written(self, entry: _Entry) -> bool:
-        """Wait for every queued chunk of ``entry``; ``True`` if all were written."""
-        if entry.last is not None:
-            entry.last.result()
+        """Wait for every queued write of ``entry``; ``True`` if all chunks were written."""
+        if entry.written is not None:
+            entry.written.result()
         return not entry.failed and not entry.early
 
     def digest(self, key: MessageKey) -> bytes | None:
-        """SHA-256 of a spooled message once all its chunks are written, else ``None``."""
+        """SHA-256 of every chunk of a spooled message, else ``None`` (not spooled)."""
         with self._lock:
             entry = self._entries.get(key)
-        if entry is None or not self._written(entry):
+        if entry is None or entry.early:
             return None
+        if entry.hashed is not None:
+            entry.hashed.result()
         return entry.sha256.digest()
 
     def released(self, key: MessageKey, *, completed: bool) -> None:
@@ -141,10 +152,14 @@ class Spool:
         for entry in entries:
             self._writer.submit(_remove, entry)
         self._writer.shutdown(wait=True)
+        self._hasher.shutdown(wait=True)
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)
+
+
+_datasync = getattr(os, "fdatasync", os.fsync)
 
 
 def _remove(entry: _Entry) -> None:
