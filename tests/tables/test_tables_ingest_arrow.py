@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -18,6 +19,7 @@ from insitu.tables.card import Card
 from insitu.tables.ingest import CARD_METADATA_KEY, ingest
 from insitu.tables.plaincsv import NotPlain, plain_blocks
 from insitu.tables.read import read_table
+from insitu.tables.units import integer_unit_bound
 
 CARD = Card.from_mapping(
     {
@@ -221,6 +223,8 @@ ID_TEXT = Card.from_mapping(
     }
 )
 
+ID_UNIT = Card.from_mapping(ID_TEXT.to_dict() | {"privacy_unit": {"column": "id", "max_rows": 1}})
+
 
 def _fast(src: Path, dest: Path, *, threads: int | None = None) -> arrowcsv.Written | None:
     """The Arrow path on ``src`` (columns id, s) with blocks of 8 bytes: about a line each."""
@@ -317,3 +321,24 @@ def test_a_category_cell_that_is_not_utf8_is_refused(
         outcome(src, card, tmp_path / "out.parquet"),
         reference(src, card, tmp_path / "ref.parquet", monkeypatch),
     )
+
+
+@pytest.mark.parametrize(
+    ("ids", "over"),
+    [
+        ([1, 2, 3, 10], None),  # in id order: no sort needed
+        ([3, 1, 2], None),
+        ([1, 2, 2, 3], ["2 (2 rows)"]),  # in order but one repeat
+        ([5, 1, 5, 1, 5], ["5 (3 rows)", "1 (2 rows)"]),
+        ([7], None),
+        ([], None),
+    ],
+)
+def test_integer_unit_bound_sorted_or_not(ids: list[int], over: list[str] | None) -> None:
+    found = integer_unit_bound(ID_UNIT, np.array(ids, dtype=np.int64), limit=10, show_values=True)
+    if over is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert found[0].count == len(over)
+        assert [e.value for e in found[1]] == over
