@@ -288,7 +288,7 @@ def _declared(col: Column, values: pa.Array) -> pa.Array:
     if values.indices.null_count:
         indices = pc.take(position, values.indices)
     else:
-        mapped = _numbers(position, np.int32)[_numbers(values.indices, np.int32)]
+        mapped = np.take(_numbers(position, np.int32), _numbers(values.indices, np.int32))
         indices = pa.Array.from_buffers(pa.int32(), len(mapped), [None, pa.py_buffer(mapped)])
     # Every index points into ``declared``: checked above.
     return pa.DictionaryArray.from_arrays(indices, declared, safe=False)
