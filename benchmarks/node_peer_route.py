@@ -1,24 +1,37 @@
-"""The node's durable peer-message route against the bare in-memory one, same sender.
+"""The node's durable peer-message route against the bare in-memory one and a raw POST.
 
 Run:  .venv/bin/python benchmarks/node_peer_route.py [--small 300] [--mib 16] [--repeats 3]
+      [--in-flight 1]
 
-Receiver under test: a real node (``create_app``) whose route verifies the
-signature against its registered peers, records the nonce in the database
-(``DbNonceStore``), reassembles frames and stores each whole message in the
-``peer_messages`` table (``DbInbox``), SQLite in WAL mode. Anchor: a minimal
-Starlette app running ``PeerInbound`` with a ``MemoryNonceStore`` and a
-``MemoryInbox`` (what ``tests/federation`` uses). Both run under uvicorn in
-their own process; one ``HttpChannel`` per receiver sends the same payloads,
-interleaved, and each message is read back from the receiver's inbox before
-the next is sent (small messages), so the figures include delivery and the
-receiver's commit. Prints p50/p90 latency for 1 KiB messages and MiB/s for
-one large message, and the ratios node / anchor.
+Receiver under test: a real node (``create_app``, SQLite in WAL mode) whose
+route verifies the signature against its registered peers, records the nonce
+(``DbNonceStore``), reassembles frames (large messages are spooled to a file
+as they arrive) and commits each whole message (``DbInbox``: small ones in the
+``peer_messages`` row, large ones as an fsync'd file named in the row).
+Anchor: a minimal Starlette app running ``PeerInbound`` with a
+``MemoryNonceStore`` and a ``MemoryInbox`` (what ``tests/federation`` uses).
+Both run under uvicorn in their own process; one ``HttpChannel`` per receiver
+sends the same payloads, interleaved, and each message is read back from the
+receiver's inbox before the next is sent, so the figures include delivery and
+the receiver's commit. A raw ``httpx`` POST of the same bytes to a bare
+endpoint of the anchor's process (reads the body, answers 204) is timed in the
+same loop.
+
+The reader runs in the receiving process, as a protocol party does: it takes
+the message from the inbox and answers its length, so the payload crosses the
+wire once, as in the raw POST. After each timed message an untimed request has
+the receiver read the message again (for the node: from its database or file,
+no longer from memory) and answer its SHA-256, which must match. Prints
+p50/p90 latency for 1 KiB messages and MiB/s for one large message, the ratios
+node / anchor and node / raw, and the load average.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -39,7 +52,7 @@ from insitu.node.node import Node
 from insitu.node.settings import NodeSettings
 
 ANCHOR = r"""
-import sys, time
+import hashlib, sys, time
 import uvicorn
 from starlette.applications import Starlette
 from starlette.responses import Response
@@ -61,7 +74,11 @@ async def messages(request):
 
 async def got(request):
     key = ("bench", "north", "south", request.path_params["msg"])
-    return Response(inbound.inbox.get(key, timeout=30))
+    return Response(str(len(inbound.inbox.get(key, timeout=30))))
+
+async def sha(request):
+    key = ("bench", "north", "south", request.path_params["msg"])
+    return Response(hashlib.sha256(inbound.inbox.get(key, timeout=30)).hexdigest())
 
 async def ping(request):
     return Response(b"ok")
@@ -71,13 +88,14 @@ async def raw(request):
     return Response(status_code=204)
 
 app = Starlette(routes=[Route(MESSAGES_PATH, messages, methods=["POST"]),
-                        Route("/got/{msg:path}", got), Route("/ping", ping),
+                        Route("/got/{msg:path}", got), Route("/sha/{msg:path}", sha),
+                        Route("/ping", ping),
                         Route("/raw", raw, methods=["POST"])])
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """
 
 NODE = r"""
-import sys
+import hashlib, sys
 import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import Response
@@ -94,7 +112,13 @@ def ping() -> Response:
 
 @app.get("/got/{msg:path}")
 def got(msg: str) -> Response:
-    return Response(node.federation.inbox.get(("bench", "north", "south", msg), timeout=30))
+    payload = node.federation.inbox.get(("bench", "north", "south", msg), timeout=30)
+    return Response(str(len(payload)))
+
+@app.get("/sha/{msg:path}")
+def sha(msg: str) -> Response:
+    payload = node.federation.inbox.get(("bench", "north", "south", msg), timeout=30)
+    return Response(hashlib.sha256(payload).hexdigest())
 
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
 """
@@ -156,7 +180,7 @@ def prepare_node(root: Path, north_key: SigningKey) -> Path:
     return root / "south"
 
 
-def channel(url: str, key: SigningKey) -> HttpChannel:
+def channel(url: str, key: SigningKey, in_flight: int) -> HttpChannel:
     return HttpChannel(
         me="north",
         collab_id="bench",
@@ -164,6 +188,7 @@ def channel(url: str, key: SigningKey) -> HttpChannel:
         key=key,
         inbox=MemoryInbox(),
         retry=RetryPolicy(deadline=60),
+        max_in_flight=in_flight,
     )
 
 
@@ -172,6 +197,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=300)
     parser.add_argument("--mib", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--in-flight", type=int, default=1, help="frames POSTed at once")
     args = parser.parse_args()
     key = SigningKey.generate()
     root = Path(tempfile.mkdtemp(prefix="insitu-bench-"))
@@ -187,28 +213,32 @@ def main() -> None:
         urls = {k: f"http://127.0.0.1:{p}" for k, p in ports.items()}
         for url in urls.values():
             wait_up(url)
-        chans = {k: channel(u, key) for k, u in urls.items()}
+        chans = {k: channel(u, key, args.in_flight) for k, u in urls.items()}
         readers = {k: httpx.Client(base_url=u, timeout=60) for k, u in urls.items()}
         raw = readers["anchor"]  # a raw httpx POST of the same bytes to a bare endpoint
         small: dict[str, list[float]] = {"node": [], "anchor": [], "raw": []}
         payload = os.urandom(1024)
+        digest = hashlib.sha256(payload).hexdigest()
         for i in range(args.small):
             for kind in ("node", "anchor"):
                 t0 = time.perf_counter()
                 chans[kind].send("south", f"s{i}", payload)
-                assert readers[kind].get(f"/got/s{i}").content == payload
+                assert readers[kind].get(f"/got/s{i}").text == "1024"
                 small[kind].append(time.perf_counter() - t0)
+                assert readers[kind].get(f"/sha/s{i}").text == digest  # untimed
             t0 = time.perf_counter()
             assert raw.post("/raw", content=payload).status_code == 204
             small["raw"].append(time.perf_counter() - t0)
         large: dict[str, list[float]] = {"node": [], "anchor": [], "raw": []}
         big = os.urandom(args.mib << 20)
+        big_digest = hashlib.sha256(big).hexdigest()
         for r in range(args.repeats):
             for kind in ("node", "anchor"):
                 t0 = time.perf_counter()
                 chans[kind].send("south", f"big{r}", big)
-                assert len(readers[kind].get(f"/got/big{r}").content) == len(big)
+                assert readers[kind].get(f"/got/big{r}").text == str(len(big))
                 large[kind].append(time.perf_counter() - t0)
+                assert readers[kind].get(f"/sha/big{r}").text == big_digest  # untimed
             t0 = time.perf_counter()
             assert raw.post("/raw", content=big).status_code == 204
             large["raw"].append(time.perf_counter() - t0)
@@ -238,6 +268,7 @@ def main() -> None:
         for p in procs:
             p.terminate()
             p.wait(20)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
