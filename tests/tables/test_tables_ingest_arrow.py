@@ -342,3 +342,21 @@ def test_integer_unit_bound_sorted_or_not(ids: list[int], over: list[str] | None
         assert found is not None
         assert found[0].count == len(over)
         assert [e.value for e in found[1]] == over
+
+
+def test_the_arrow_path_makes_no_duckdb_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(**_kwargs: object) -> None:
+        raise AssertionError("DuckDB connection made")
+
+    monkeypatch.setattr(ingest_module, "connect", refuse)
+    src = tmp_path / "in.csv"
+    src.write_text("id,s\n1,a\n2,b\n", encoding="utf-8")
+    assert ingest(src, ID_UNIT, tmp_path / "out.parquet").rows == 2
+    src.write_text("id,s\n1,a\n1,b\n", encoding="utf-8")  # the unit bound needs no DuckDB either
+    with pytest.raises(CardViolation):
+        ingest(src, ID_UNIT, tmp_path / "out.parquet")
+    src.write_text('id,s\n1,"a"\n', encoding="utf-8")  # the DuckDB path connects
+    with pytest.raises(AssertionError, match="DuckDB connection made"):
+        ingest(src, ID_UNIT, tmp_path / "out.parquet")

@@ -13,13 +13,15 @@ violation instead of a crash, and no value is rounded or changed silently.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from insitu.tables.card import Card, Column, ColumnType
 from insitu.tables.duck import ident, literal, number
 from insitu.tables.report import Example, Kind, Problem, ViolationReport
 from insitu.tables.units import Found, unit_bound
+
+if TYPE_CHECKING:  # imported by whoever makes the connection
+    import duckdb
 
 #: DuckDB type written to Parquet for each card type.
 DUCK_TYPES: dict[ColumnType, str] = {

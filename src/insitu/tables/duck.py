@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
+if TYPE_CHECKING:
+    import duckdb
 
 DEFAULT_MEMORY_LIMIT = "1GB"
 
@@ -24,8 +26,11 @@ def connect(
     """An in-memory DuckDB connection that spills to ``temp_directory`` past ``memory_limit``.
 
     Insertion order is preserved, so rows come out in the order of the file
-    they were read from.
+    they were read from. DuckDB is imported here, on first use: the Arrow
+    ingest path does not need it.
     """
+    import duckdb
+
     config: dict[str, str | bool | int | float | list[str]] = {
         "memory_limit": memory_limit,
         "threads": threads or default_threads(),

@@ -18,14 +18,15 @@ and why; those details come from a diagnostic DuckDB read made only then.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import duckdb
 import numpy as np
 
 from insitu.errors import CardViolation, InternalError, InvalidInput
@@ -37,6 +38,9 @@ from insitu.tables.progress import Progress, ProgressFn
 from insitu.tables.report import IngestReport, Kind, Problem, ViolationReport
 from insitu.tables.sniff import detect_format, read_csv_layout
 from insitu.tables.units import integer_unit_bound
+
+if TYPE_CHECKING:
+    import duckdb
 
 #: Parquet key-value metadata key holding the card's JSON.
 CARD_METADATA_KEY = "insitu.card"
@@ -111,13 +115,15 @@ def ingest(
     tmp = dest.parent / f".{dest.name}.{tag}.part"
     spill = dest.parent / f".{dest.name}.{tag}.spill"
     steps = Progress(progress)
+    db = functools.partial(
+        connect, memory_limit=memory_limit, threads=threads, temp_directory=spill
+    )
     try:
-        con = connect(memory_limit=memory_limit, threads=threads, temp_directory=spill)
+        job = _Job(db, source, card, tmp, max_violations_reported, show_values, steps)
         try:
-            job = _Job(con, source, card, tmp, max_violations_reported, show_values, steps)
             rows = job.csv(threads) if fmt == "csv" else job.parquet()
         finally:
-            con.close()
+            job.close()
         digest, size = _sha256(tmp)
         os.replace(tmp, dest)
     finally:
@@ -136,7 +142,7 @@ def ingest(
 
 
 class _Job:
-    """One ingest's steps over one DuckDB connection.
+    """One ingest's steps over one DuckDB connection, made when a step first needs it.
 
     Fast path: one streaming pass reads the source, converts and checks every
     cell (a broken rule stops it) and writes the Parquet file, by Arrow for a
@@ -147,7 +153,7 @@ class _Job:
 
     def __init__(
         self,
-        con: duckdb.DuckDBPyConnection,
+        connect: Callable[[], duckdb.DuckDBPyConnection],
         source: Path,
         card: Card,
         tmp: Path,
@@ -155,8 +161,17 @@ class _Job:
         show_values: bool,
         steps: Progress,
     ) -> None:
-        self.con, self.source, self.card, self.tmp = con, source, card, tmp
+        self._connect, self.source, self.card, self.tmp = connect, source, card, tmp
         self.limit, self.show_values, self.steps = limit, show_values, steps
+
+    @functools.cached_property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The connection (the Arrow CSV path, when it succeeds, never makes one)."""
+        return self._connect()
+
+    def close(self) -> None:
+        if "con" in self.__dict__:
+            self.con.close()
 
     # -- CSV -------------------------------------------------------------
     def csv(self, threads: int | None = None, *, arrow: bool = True) -> int:
@@ -177,6 +192,8 @@ class _Job:
                 self._check_units(written.rows, written.unit_ids)
                 return written.rows
             self.tmp.unlink(missing_ok=True)
+        import duckdb
+
         read_types = {c.name: _csv_read_type(c) for c in self.card.columns}
         read_types = {n: read_types[n] for n in layout.names}
         plan = Plan.build(self.card, self._read_csv(layout.delimiter, read_types), read_types)
@@ -200,6 +217,8 @@ class _Job:
         self, delimiter: str, names: list[str], text: Plan, first_error: duckdb.Error
     ) -> NoReturn:
         """Explain why reading the CSV failed: malformed lines, or cells that break the card."""
+        import duckdb
+
         lenient = self._read_csv(
             delimiter,
             dict.fromkeys(names, "VARCHAR"),
@@ -228,6 +247,8 @@ class _Job:
 
     # -- Parquet ---------------------------------------------------------
     def parquet(self) -> int:
+        import duckdb
+
         src = f"read_parquet({literal(self.source)})"
         try:
             schema = self.con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
@@ -319,6 +340,8 @@ def _csv_read_type(col: Column) -> str:
 
 def _resource_limit(exc: duckdb.Error) -> None:
     """Running out of memory is the node's problem, not the file's: say so, don't diagnose."""
+    import duckdb
+
     if isinstance(exc, duckdb.OutOfMemoryException):
         raise InternalError(f"ingest ran out of resources: {_first_line(exc)}") from exc
 

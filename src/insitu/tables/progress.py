@@ -5,8 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-import duckdb
+if TYPE_CHECKING:  # imported by whoever makes the connection
+    import duckdb
+
 
 ProgressFn = Callable[[int], None]
 

@@ -13,11 +13,15 @@ straight to :func:`integer_unit_bound`.
 
 from __future__ import annotations
 
-import duckdb
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from insitu.tables.card import Card
 from insitu.tables.report import Example, Kind, Problem
+
+if TYPE_CHECKING:  # imported by whoever makes the connection
+    import duckdb
 
 SORT_MAX_ROWS = 20_000_000
 
