@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
@@ -46,11 +47,20 @@ class Outbox:
         self._max_backoff = max_backoff
 
     def deliver_due(self) -> int:
-        """Try every due notice once; return how many were delivered."""
-        delivered = 0
+        """Try every due notice once; return how many were delivered.
+
+        Each peer's notices go in order, on one thread per peer, so a slow or
+        unreachable peer delays only its own notices (an approval reaches the
+        others in one round trip, not one per peer).
+        """
+        by_peer: dict[str, list[OutboxItem]] = {}
         for item in self._store.due(now=self._clock()):
-            delivered += self._deliver(item)
-        return delivered
+            by_peer.setdefault(item.peer, []).append(item)
+        if len(by_peer) <= 1:
+            return sum(self._deliver(item) for items in by_peer.values() for item in items)
+        with ThreadPoolExecutor(min(len(by_peer), 8), thread_name_prefix="insitu-notice") as pool:
+            counts = pool.map(lambda items: sum(self._deliver(i) for i in items), by_peer.values())
+            return sum(counts)
 
     def _deliver(self, item: OutboxItem) -> bool:
         now = self._clock()
