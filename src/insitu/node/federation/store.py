@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,6 +103,7 @@ class FederationStore:
         self._dialect = sql.engine.dialect.name
         self.files = None if message_dir is None else MessageFiles(message_dir)
         self._specs: dict[str, CollaborationSpec] = {}
+        self._specs_lock = threading.Lock()
         self._next_purge = float("-inf")
         dialect = postgresql if self._dialect == "postgresql" else sqlite
         self._insert_ignore_stmt = {
@@ -301,9 +303,10 @@ class FederationStore:
                     spec = CollaborationSpec.model_validate(
                         c.execute(_SPEC_BY_ID, {"cid": collab_id}).scalar_one()
                     )
-                    if len(self._specs) >= _SPEC_CACHE_SIZE:
-                        self._specs.pop(next(iter(self._specs)))
-                    self._specs[found.spec_hash] = spec
+                    with self._specs_lock:
+                        while len(self._specs) >= _SPEC_CACHE_SIZE:
+                            del self._specs[next(iter(self._specs))]
+                        self._specs[found.spec_hash] = spec
             return _collab(found, spec)
         with self.sql.session(write=lock) as s:
             q = select(CollaborationRow).where(CollaborationRow.collab_id == collab_id)
