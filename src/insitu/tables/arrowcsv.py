@@ -36,7 +36,7 @@ from insitu.tables.plaincsv import NotPlain, plain_blocks
 from insitu.tables.prefetch import prefetch
 from insitu.tables.units import SORT_MAX_ROWS
 
-#: Bytes of CSV text per block: one Parquet row group each.
+#: Bytes of CSV text per block; a block is one Parquet row group (of at most 1 Mi rows).
 BLOCK_BYTES = 8 << 20
 #: Bytes of a block that one of Arrow's threads parses on its own.
 PART_BYTES = 4 << 20
