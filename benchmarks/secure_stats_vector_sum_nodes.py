@@ -77,7 +77,9 @@ def approve(node: DemoNode, collab_id: str) -> None:
         o.collaborations.approve(collab_id)
 
 
-def one_run(nodes: list[DemoNode], n: int, expected: np.ndarray) -> dict[str, float]:
+def one_run(
+    nodes: list[DemoNode], n: int, expected: np.ndarray, computing: int = 3
+) -> dict[str, float]:
     t_propose = time.time()
     with owner(nodes[0]) as first:
         job = insitu.secure_vector_sum(
@@ -86,7 +88,7 @@ def one_run(nodes: list[DemoNode], n: int, expected: np.ndarray) -> dict[str, fl
             column="value",
             length=n,
             bound=BOUND,
-            computing=list(NAMES),
+            computing=list(NAMES[:computing]),
             share_timeout=120,
         )
     for node in nodes[:-1]:
@@ -120,6 +122,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--computing", type=int, default=3, choices=(2, 3))
     ap.add_argument("--no-mpyc", action="store_true")
     args = ap.parse_args()
     n = args.n
@@ -127,11 +130,14 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="vsum-nodes-"))
     nodes = set_up(root, n)
     try:
-        runs = [one_run(nodes, n, expected) for _ in range(args.repeat)]
+        runs = [one_run(nodes, n, expected, args.computing) for _ in range(args.repeat)]
     finally:
         for node in nodes:
             node.stop()
-    print(f"secure sum of a {n:,}-element vector, 3 node processes (input + computing each)")
+    print(
+        f"secure sum of a {n:,}-element vector, 3 node processes (inputs), "
+        f"{args.computing} of them also computing parties"
+    )
     print(f"load average before MPyC: {os.getloadavg()[0]:.2f}")
     for key, label in (
         ("done", "last approval -> done at the result node"),
