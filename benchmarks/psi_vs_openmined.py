@@ -209,6 +209,9 @@ def main() -> None:
     parser.add_argument("--sum", action="store_true", help="also time intersection-sum")
     parser.add_argument("--scaling", type=int, default=0, help="also time insitu up to 2^K")
     parser.add_argument("--skip-single", action="store_true", help="skip the 1-worker run")
+    parser.add_argument(
+        "--insitu-only", action="store_true", help="skip openmined-psi (for --scaling runs)"
+    )
     parser.add_argument("--child", choices=["openmined", "insitu"], dest="library")
     args = parser.parse_args()
     if args.library:
@@ -216,12 +219,14 @@ def main() -> None:
         return
     n = 1 << args.log2n
     print(f"machine: {os.cpu_count()} CPUs visible, {args.workers} workers; shared machine")
-    om = measure("openmined", args.log2n)
-    show("openmined-psi 2.0.6 (P-256, GCS setup, 1 thread)", n, om)
+    om = None if args.insitu_only else measure("openmined", args.log2n)
+    if om is not None:
+        show("openmined-psi 2.0.6 (P-256, GCS setup, 1 thread)", n, om)
     ours = measure("insitu", args.log2n, args.workers)
     show(f"insitu ristretto255 ({args.workers} workers)", n, ours)
-    print(f"\nspeed-up vs openmined-psi: {om['total_s'] / ours['total_s']:.2f}x")
-    if not args.skip_single:
+    if om is not None:
+        print(f"\nspeed-up vs openmined-psi: {om['total_s'] / ours['total_s']:.2f}x")
+    if not args.skip_single and om is not None:
         single = measure("insitu", args.log2n, 1)
         show("insitu ristretto255 (1 worker)", n, single)
         print(f"  {args.workers}-core speed-up: {single['total_s'] / ours['total_s']:.2f}x")
