@@ -238,3 +238,35 @@ def test_small_or_single_frame_messages_are_not_spooled(tmp_path: Path) -> None:
     assert len(spool) == 0 and spool.take(("c", "a", "b", "n")) is None
     spool.discard()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sweep_removes_old_spool_files_only(node: Node) -> None:
+    """Spool files a stopped node left behind go at the next start; live or recent ones stay."""
+    reassembler, _, folder = spooling(node)
+    for frame in frames(BIG)[:2]:
+        reassembler.accept(frame)  # a message being received right now
+    (live,) = folder.glob(".spool.*.tmp")
+    stale, recent = folder / ".spool.old.tmp", folder / ".spool.new.tmp"
+    stale.write_bytes(b"left by a crash")
+    recent.write_bytes(b"another process, just now")
+    kept_file = folder / "not-a-spool.bin"
+    kept_file.write_bytes(b"x")
+    day_ago = os.path.getmtime(recent) - 86_400
+    os.utime(stale, (day_ago, day_ago))
+    os.utime(live, (day_ago, day_ago))  # old mtime, but held by this spool
+    assert reassembler.spool.sweep(older_than=3600) == 1
+    assert not stale.exists() and recent.exists() and live.exists() and kept_file.exists()
+    reassembler.spool.discard()
+
+
+def test_a_node_start_sweeps_what_an_earlier_run_left(node: Node) -> None:
+    folder = node.settings.data_dir / "peer-messages"
+    folder.mkdir(parents=True, exist_ok=True)
+    stale = folder / ".spool.crashed.tmp"
+    stale.write_bytes(b"half a message")
+    os.utime(stale, (0, 0))
+    node.federation.start()
+    try:
+        assert not stale.exists()
+    finally:
+        node.federation.stop()

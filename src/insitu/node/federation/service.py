@@ -30,6 +30,9 @@ from insitu.node.store.sql import SqlStore
 
 log = logging.getLogger("insitu.peers")
 
+#: Age after which a spool file left by a stopped node is deleted at start.
+SPOOL_MAX_AGE_SECONDS = 3600.0
+
 #: Frames up to this size record their nonce and store their message in one transaction.
 ONE_TRANSACTION_FRAME_BYTES = 1 << 20
 
@@ -89,12 +92,19 @@ class Federation:
         self.collaborations.on_change = self.runner.wake
 
     def start(self) -> None:
-        """Start the background worker (the server calls this); warns about plain HTTP."""
+        """Start the background worker (the server calls this); warns about plain HTTP.
+
+        Spool files of messages that a stopped node was receiving are deleted
+        once they are an hour old (their senders retried or gave up long ago).
+        """
         if self._settings.insecure_peers:
             log.warning(
                 "node %s accepts plain-HTTP peers (insecure_peers): use only for testing",
                 self._settings.name,
             )
+        swept = self.reassembler.spool.sweep(older_than=SPOOL_MAX_AGE_SECONDS)
+        if swept:
+            log.warning("removed %d spool files left by an earlier run", swept)
         self.runner.start()
 
     def stop(self) -> None:

@@ -22,6 +22,7 @@ import hashlib
 import os
 import secrets
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
@@ -157,6 +158,26 @@ class Spool:
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)
+
+    def sweep(self, *, older_than: float, now: float | None = None) -> int:
+        """Delete spool files untouched for ``older_than`` seconds; how many were deleted.
+
+        Left by a node that stopped while receiving. A live spool file is written
+        every few seconds at most (frames of one message arrive within the
+        sender's retry deadline), so an old one belongs to no one.
+        """
+        cutoff = (time.time() if now is None else now) - older_than
+        with self._lock:
+            live = {entry.path for entry in self._entries.values()}
+        removed = 0
+        for path in self.root.glob(".spool.*.tmp"):
+            try:
+                if path not in live and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
 
 
 _datasync = getattr(os, "fdatasync", os.fsync)
