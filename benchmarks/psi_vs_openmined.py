@@ -218,7 +218,10 @@ def main() -> None:
         child(args)
         return
     n = 1 << args.log2n
+    from insitu.crypto.ristretto import BACKEND
+
     print(f"machine: {os.cpu_count()} CPUs visible, {args.workers} workers; shared machine")
+    print(f"insitu's ristretto255 batch kernels: {BACKEND}; load average {os.getloadavg()}")
     om = None if args.insitu_only else measure("openmined", args.log2n)
     if om is not None:
         show("openmined-psi 2.0.6 (P-256, GCS setup, 1 thread)", n, om)

@@ -10,6 +10,12 @@ one-way map (two Elligator maps and an addition). :func:`hash_to_group`
 produces those 64 bytes as SHA-512 over a length-prefixed domain tag and the
 message, so different uses of the group never share points.
 
+The batch kernels (:func:`hash_mult_batch`, :func:`mult_batch`) run on insitu's
+native extension when it was compiled at install (``insitu.crypto._ristretto_native``,
+libsodium's own ref10 arithmetic with the hash-to-group output kept as a point and a
+batched double-and-encode), and on the libsodium calls otherwise; both give the same
+bytes. :data:`BACKEND` names the one this process uses.
+
 Failures: an invalid encoding, a zero scalar or an identity result raise
 :class:`~insitu.errors.InvalidInput` in the single-element functions and
 :class:`~insitu.errors.ProtocolAbort` in the batch kernels (which see peer data).
@@ -38,6 +44,13 @@ SCALAR_BYTES = 32
 HASH_BYTES = 64
 #: Order of the ristretto255 group, 2^252 + 27742317777372353535851937790883648493.
 ORDER = 2**252 + 27742317777372353535851937790883648493
+
+try:
+    from insitu.crypto import _ristretto_native as _native
+except ImportError:  # pragma: no cover - exercised only where the extension was not built
+    _native = None  # type: ignore[assignment]
+#: Which implementation runs the batch kernels in this process.
+BACKEND = "native" if _native is not None else "libsodium"
 
 _lib: Any = _rbcl._sodium
 _mult = _lib.crypto_scalarmult_ristretto255
@@ -167,6 +180,19 @@ def sum_elements(elements: Iterable[bytes]) -> bytes:
     return total
 
 
+_HALF = pow(2, -1, ORDER)
+
+
+def _native_scalar(scalar: bytes) -> bytes:
+    """``scalar / 2 mod L`` for the native kernels, which finish with a doubling.
+
+    The top bit is cleared first, as libsodium's ``crypto_scalarmult_ristretto255``
+    does, so both backends multiply by the same number.
+    """
+    value = (scalar_to_int(scalar) & ((1 << 255) - 1)) % ORDER
+    return scalar_from_int(value * _HALF)
+
+
 def hash_mult_batch(messages: Sequence[bytes], scalar: bytes, *, domain: bytes) -> bytes:
     """Batch kernel: ``scalar · hash_to_group(m)`` for each message, concatenated.
 
@@ -174,6 +200,19 @@ def hash_mult_batch(messages: Sequence[bytes], scalar: bytes, *, domain: bytes) 
     ``32 · len(messages)`` bytes in input order.
     """
     _check_bytes(scalar, SCALAR_BYTES, "scalar")
+    if _native is None:
+        return _hash_mult_batch_libsodium(messages, scalar, domain=domain)
+    prefix = _domain_prefix(domain)
+    sha512 = hashlib.sha512
+    uniform = b"".join([sha512(prefix + message).digest() for message in messages])
+    try:
+        products = _native.hash_mult(uniform, _native_scalar(scalar))
+    except ValueError as exc:  # pragma: no cover - hash points are never the identity
+        raise InvalidInput("hash-to-group times the scalar is the identity") from exc
+    return products
+
+
+def _hash_mult_batch_libsodium(messages: Sequence[bytes], scalar: bytes, *, domain: bytes) -> bytes:
     prefix = _domain_prefix(domain)
     out = bytearray(ELEMENT_BYTES * len(messages))
     point = ctypes.create_string_buffer(ELEMENT_BYTES)
@@ -181,8 +220,8 @@ def hash_mult_batch(messages: Sequence[bytes], scalar: bytes, *, domain: bytes) 
     sha512 = hashlib.sha512
     for i, message in enumerate(messages):
         _from_hash(point, sha512(prefix + message).digest())
-        if _mult(res, scalar, point) != 0:  # pragma: no cover - hash points are never identity
-            raise InvalidInput("hash-to-group produced the identity")
+        if _mult(res, scalar, point) != 0:
+            raise InvalidInput("hash-to-group times the scalar is the identity")
         out[ELEMENT_BYTES * i : ELEMENT_BYTES * (i + 1)] = res.raw
     return bytes(out)
 
@@ -198,6 +237,16 @@ def mult_batch(elements: bytes, scalar: bytes) -> bytes:
         raise TypeError("elements must be bytes")
     if len(elements) % ELEMENT_BYTES:
         raise ProtocolAbort("element block is not a multiple of 32 bytes")
+    if _native is None:
+        return _mult_batch_libsodium(elements, scalar)
+    try:
+        products = _native.mult(elements, _native_scalar(scalar))
+    except ValueError as exc:
+        raise ProtocolAbort("peer sent an invalid ristretto255 element") from exc
+    return products
+
+
+def _mult_batch_libsodium(elements: bytes, scalar: bytes) -> bytes:
     out = bytearray(len(elements))
     res = ctypes.create_string_buffer(ELEMENT_BYTES)
     view = memoryview(elements)
@@ -209,6 +258,7 @@ def mult_batch(elements: bytes, scalar: bytes) -> bytes:
 
 
 __all__ = [
+    "BACKEND",
     "ELEMENT_BYTES",
     "HASH_BYTES",
     "IDENTITY",
