@@ -14,7 +14,9 @@ The batch kernels (:func:`hash_mult_batch`, :func:`mult_batch`) run on insitu's
 native extension when it was compiled at install (``insitu.crypto._ristretto_native``,
 libsodium's own ref10 arithmetic with the hash-to-group output kept as a point and a
 batched double-and-encode), and on the libsodium calls otherwise; both give the same
-bytes. :data:`BACKEND` names the one this process uses.
+bytes. :data:`BACKEND` names the one this process uses; setting the environment
+variable ``INSITU_RISTRETTO_BACKEND=libsodium`` before the import picks libsodium even
+where the extension exists (to compare the two).
 
 Failures: an invalid encoding, a zero scalar or an identity result raise
 :class:`~insitu.errors.InvalidInput` in the single-element functions and
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -50,6 +53,8 @@ try:
 except ImportError:  # pragma: no cover - exercised only where the extension was not built
     _native = None  # type: ignore[assignment]
 #: Which implementation runs the batch kernels in this process.
+if os.environ.get("INSITU_RISTRETTO_BACKEND") == "libsodium":
+    _native = None  # type: ignore[assignment]
 BACKEND = "native" if _native is not None else "libsodium"
 
 _lib: Any = _rbcl._sodium
