@@ -1,7 +1,7 @@
 """The node's durable peer-message route against the bare in-memory one and a raw POST.
 
 Run:  .venv/bin/python benchmarks/node_peer_route.py [--small 300] [--mib 16] [--repeats 3]
-      [--in-flight 1]
+      [--in-flight 1] [--frame-mib 8]
 
 Receiver under test: a real node (``create_app``, SQLite in WAL mode) whose
 route verifies the signature against its registered peers, records the nonce
@@ -46,6 +46,7 @@ from insitu.crypto.signing import SigningKey
 from insitu.federation.http_channel import HttpChannel, RetryPolicy
 from insitu.federation.inbox import MemoryInbox
 from insitu.federation.job import Job
+from insitu.federation.messages import DEFAULT_CHUNK_BYTES
 from insitu.federation.spec import CollaborationSpec
 from insitu.node.init import init_node
 from insitu.node.node import Node
@@ -180,7 +181,7 @@ def prepare_node(root: Path, north_key: SigningKey) -> Path:
     return root / "south"
 
 
-def channel(url: str, key: SigningKey, in_flight: int) -> HttpChannel:
+def channel(url: str, key: SigningKey, in_flight: int, frame_bytes: int) -> HttpChannel:
     return HttpChannel(
         me="north",
         collab_id="bench",
@@ -189,6 +190,7 @@ def channel(url: str, key: SigningKey, in_flight: int) -> HttpChannel:
         inbox=MemoryInbox(),
         retry=RetryPolicy(deadline=60),
         max_in_flight=in_flight,
+        chunk_bytes=frame_bytes,
     )
 
 
@@ -198,6 +200,9 @@ def main() -> None:
     parser.add_argument("--mib", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--in-flight", type=int, default=1, help="frames POSTed at once")
+    parser.add_argument(
+        "--frame-mib", type=float, default=DEFAULT_CHUNK_BYTES / (1 << 20), help="frame size"
+    )
     args = parser.parse_args()
     key = SigningKey.generate()
     root = Path(tempfile.mkdtemp(prefix="insitu-bench-"))
@@ -213,7 +218,8 @@ def main() -> None:
         urls = {k: f"http://127.0.0.1:{p}" for k, p in ports.items()}
         for url in urls.values():
             wait_up(url)
-        chans = {k: channel(u, key, args.in_flight) for k, u in urls.items()}
+        frame_bytes = int(args.frame_mib * (1 << 20))
+        chans = {k: channel(u, key, args.in_flight, frame_bytes) for k, u in urls.items()}
         readers = {k: httpx.Client(base_url=u, timeout=60) for k, u in urls.items()}
         raw = readers["anchor"]  # a raw httpx POST of the same bytes to a bare endpoint
         small: dict[str, list[float]] = {"node": [], "anchor": [], "raw": []}

@@ -174,9 +174,11 @@ def test_spooled_file_is_adopted_whatever_the_order_of_frames(node: Node) -> Non
     for frame in arrivals[:-1]:
         assert reassembler.accept(frame) is None
     assert len(reassembler.spool) == 1
-    payload = reassembler.accept(arrivals[-1])
-    assert payload == BIG
-    assert inbox.put_checked(KEY, payload, sha256=arrivals[0].total_sha256)
+    delivered = reassembler.accept_message(arrivals[-1])
+    assert delivered is not None
+    payload, sha256 = delivered
+    assert payload == BIG and sha256 == hashlib.sha256(BIG).digest()
+    assert inbox.put_checked(KEY, payload, sha256=sha256)
     assert [p.name for p in folder.iterdir()] == [file_name(KEY)]  # renamed, nothing left
     assert (folder / file_name(KEY)).read_bytes() == BIG
     assert len(reassembler.spool) == 0
@@ -200,13 +202,13 @@ def test_spooled_message_that_is_already_stored_leaves_no_file(node: Node) -> No
 def test_forged_whole_message_hash_is_refused_and_its_spool_deleted(node: Node) -> None:
     reassembler, _, folder = spooling(node)
     other = hashlib.sha256(b"something else").digest()
-    forged = [
+    *forged, last = frames(BIG)
+    forged.append(
         Envelope(
-            f.collab_id, f.sender, f.receiver, f.msg_id, f.chunk_index, f.chunk_count,
-            f.total_size, other, f.payload,
+            last.collab_id, last.sender, last.receiver, last.msg_id, last.chunk_index,
+            last.chunk_count, last.total_size, other, last.payload,
         )
-        for f in frames(BIG)
-    ]  # fmt: skip
+    )  # fmt: skip
     for frame in forged[:-1]:
         reassembler.accept(frame)
     with pytest.raises(ProtocolAbort, match="SHA-256"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 import time
 
@@ -14,7 +16,7 @@ from insitu.errors import InvalidInput, PayloadTooLarge, ProtocolAbort, Security
 from insitu.federation.http_channel import HttpChannel, RetryPolicy
 from insitu.federation.inbound import messages_path
 from insitu.federation.inbox import MemoryInbox
-from insitu.federation.messages import Chunker, Envelope
+from insitu.federation.messages import NO_SHA256, Chunker, Envelope
 from insitu.federation.signing import sign_request
 
 COLLAB = "collab-1"
@@ -319,3 +321,25 @@ def test_a_frame_signed_ahead_is_signed_again_after_a_long_wait(fake_time: FakeT
     assert signer_reads[2:4] == [start, start]  # frame 1 was signed at the start...
     # ...and went out a minute later, signed anew: no POST carries an old signature
     assert max(a for ages in age.values() for a in ages) < 30
+
+
+@pytest.mark.parametrize("in_flight", [1, 2])
+def test_only_the_last_frame_posted_carries_the_message_hash(in_flight: int) -> None:
+    posted: dict[int, bytes] = {}
+    lock = threading.Lock()
+
+    def bob(request: httpx.Request) -> httpx.Response:
+        frame = Envelope.from_bytes(request.content)
+        with lock:
+            posted[frame.chunk_index] = frame.total_sha256
+        return httpx.Response(204)
+
+    chan = HttpChannel(
+        me="alice", collab_id=COLLAB, peers={"bob": "http://bob.test"},
+        key=SigningKey.generate(), inbox=MemoryInbox(),
+        client=httpx.Client(transport=httpx.MockTransport(bob)), chunk_bytes=100,
+        max_in_flight=in_flight,
+    )  # fmt: skip
+    payload = os.urandom(250)
+    chan.send("bob", "m", payload)
+    assert posted == {0: NO_SHA256, 1: NO_SHA256, 2: hashlib.sha256(payload).digest()}

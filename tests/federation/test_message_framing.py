@@ -9,7 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from insitu.errors import ProtocolAbort
-from insitu.federation.messages import MAGIC, VERSION, Chunker, Envelope, Reassembler
+from insitu.federation.messages import (
+    MAGIC,
+    NO_SHA256,
+    VERSION,
+    Chunker,
+    Envelope,
+    Reassembler,
+)
 
 ROUTE = {"collab_id": "c1", "sender": "alice", "receiver": "bob", "msg_id": "round-1/share"}
 ids = st.text(min_size=1, max_size=40).filter(lambda s: len(s.encode()) <= 255)
@@ -36,7 +43,9 @@ def test_frames_round_trip_through_bytes(
         assert back == frame
         assert back.to_bytes().startswith(MAGIC + bytes([VERSION]))
     assert b"".join(bytes(f.payload) for f in split) == payload
-    assert {f.total_sha256 for f in split} == {hashlib.sha256(payload).digest()}
+    # only the last frame carries the message's hash
+    assert split[-1].total_sha256 == hashlib.sha256(payload).digest()
+    assert all(f.total_sha256 == NO_SHA256 for f in split[:-1])
 
 
 @settings(max_examples=100, deadline=None)
@@ -90,8 +99,7 @@ def _mutated(frame: Envelope, **changes: object) -> Envelope:
     ("changes", "reason"),
     [
         ({"chunk_count": 4}, "disagree on count"),
-        ({"total_size": 31}, "disagree on count, size or hash"),
-        ({"total_sha256": b"\x00" * 32}, "disagree"),
+        ({"total_size": 31}, "disagree on count or size"),
     ],
 )
 def test_frames_that_disagree_abort(changes: dict[str, object], reason: str) -> None:
@@ -100,6 +108,56 @@ def test_frames_that_disagree_abort(changes: dict[str, object], reason: str) -> 
     reassembler.accept(a)
     with pytest.raises(ProtocolAbort, match=reason):
         reassembler.accept(_mutated(b, **changes))
+
+
+def test_a_hash_in_a_frame_other_than_the_last_aborts() -> None:
+    a, _b, c = frames(b"x" * 30)
+    with pytest.raises(ProtocolAbort, match="only the last frame does"):
+        Reassembler().accept(_mutated(a, total_sha256=c.total_sha256))
+
+
+def test_repeats_of_the_last_frame_that_disagree_on_the_hash_abort() -> None:
+    _a, _b, c = frames(b"x" * 30)
+    reassembler = Reassembler()
+    reassembler.accept(c)
+    with pytest.raises(ProtocolAbort, match="disagree on hash"):
+        reassembler.accept(_mutated(c, total_sha256=b"\x01" * 32))
+    assert reassembler.pending_bytes == 0
+
+
+def test_a_frame_of_another_message_under_the_same_id_is_caught_on_completion() -> None:
+    a, _b, c = frames(b"x" * 30)
+    other = frames(b"y" * 30)[1]  # well formed, same id, other content
+    reassembler = Reassembler()
+    reassembler.accept(a)
+    reassembler.accept(other)
+    with pytest.raises(ProtocolAbort, match="does not match its SHA-256"):
+        reassembler.accept(c)
+    assert reassembler.pending_bytes == 0
+
+
+def test_a_late_frame_of_a_delivered_message_is_ignored_and_its_last_frame_compared() -> None:
+    a, b, c = frames(b"x" * 30)
+    reassembler = Reassembler()
+    assert [reassembler.accept(f) for f in (a, b, c)] == [None, None, b"x" * 30]
+    assert reassembler.accept(b) is None and reassembler.accept(c) is None
+    with pytest.raises(ProtocolAbort, match="already delivered"):
+        reassembler.accept(frames(b"y" * 30)[2])
+
+
+def test_accept_message_returns_the_checked_sha256() -> None:
+    payload = b"z" * 25
+    reassembler = Reassembler()
+    delivered = [reassembler.accept_message(f) for f in frames(payload)]
+    assert delivered[:-1] == [None, None]
+    assert delivered[-1] == (payload, hashlib.sha256(payload).digest())
+
+
+def test_frames_are_hashed_as_they_are_taken() -> None:
+    split = Chunker(10).split(b"x" * 30, **ROUTE)
+    first = next(split)  # the first frame goes out before the rest is read
+    assert first.total_sha256 == NO_SHA256
+    assert Chunker(10).count(30) == 3 and Chunker(10).count(0) == 1
 
 
 @pytest.mark.parametrize(
@@ -163,13 +221,14 @@ def test_messages_are_kept_apart_by_every_routing_field() -> None:
     ("data", "reason"),
     [
         (b"", "bad magic"),
-        (b"XX\x01", "bad magic"),
-        (MAGIC + b"\x02", "unsupported frame version 2"),
-        (MAGIC + b"\x01", "truncated"),
-        (MAGIC + b"\x01\x05ab", "truncated or empty id"),
-        (MAGIC + b"\x01\x00", "truncated or empty id"),
-        (MAGIC + b"\x01\x01\xff", "not UTF-8"),
-        (MAGIC + b"\x01" + b"\x01a" * 4 + b"\x00" * 10, "truncated frame header"),
+        (b"XX\x02", "bad magic"),
+        (MAGIC + b"\x01", "unsupported frame version 1"),
+        (MAGIC + b"\x03", "unsupported frame version 3"),
+        (MAGIC + b"\x02", "truncated"),
+        (MAGIC + b"\x02\x05ab", "truncated or empty id"),
+        (MAGIC + b"\x02\x00", "truncated or empty id"),
+        (MAGIC + b"\x02\x01\xff", "not UTF-8"),
+        (MAGIC + b"\x02" + b"\x01a" * 4 + b"\x00" * 10, "truncated frame header"),
     ],
 )
 def test_malformed_frames_abort(data: bytes, reason: str) -> None:

@@ -138,25 +138,29 @@ class HttpChannel(Channel):
         frames = self._chunker.split(
             payload, collab_id=self.collab_id, sender=self.me, receiver=to, msg_id=msg_id
         )
-        first = next(frames)
-        if first.chunk_count == 1:
-            self._post(to, self._prepare(first), deadline)
+        count = self._chunker.count(len(payload))
+        if count == 1:
+            self._post(to, self._prepare(next(frames)), deadline)
             return
         if self._in_flight == 1:
-            # One frame at a time; the next is encoded and signed (hashed) in a
-            # helper thread while this one is on the wire.
+            # One frame at a time; the next is taken (its chunk hashed into the
+            # message's SHA-256, which the last frame carries), encoded and signed
+            # in a helper thread while this one is on the wire.
             with ThreadPoolExecutor(1, thread_name_prefix="insitu-sign") as signer:
-                ahead = signer.submit(self._prepare, first)
-                for frame in frames:
+
+                def prepare_next() -> _Signed:
+                    return self._prepare(next(frames))
+
+                ahead = signer.submit(prepare_next)
+                for _ in range(count - 1):
                     ready = ahead.result()
-                    ahead = signer.submit(self._prepare, frame)
+                    ahead = signer.submit(prepare_next)
                     self._post(to, ready, deadline)
                 self._post(to, ahead.result(), deadline)
             return
         with ThreadPoolExecutor(self._in_flight, thread_name_prefix="insitu-send") as pool:
             posts = [
-                pool.submit(lambda f: self._post(to, self._prepare(f), deadline), f)
-                for f in (first, *frames)
+                pool.submit(lambda f: self._post(to, self._prepare(f), deadline), f) for f in frames
             ]
             done, _ = wait(posts, return_when=FIRST_EXCEPTION)
             for post in posts:

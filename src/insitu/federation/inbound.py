@@ -105,11 +105,11 @@ class PeerInbound:
             raise ProtocolAbort("frame belongs to another collaboration than its URL")
         if frame.receiver != self.me:
             raise ProtocolAbort(f"frame is addressed to {frame.receiver!r}, not to {self.me!r}")
-        payload = self.reassembler.accept(frame)
-        if payload is None:
+        delivered = self.reassembler.accept_message(frame)
+        if delivered is None:
             return False
-        # the reassembler checked the whole payload against the frames' SHA-256
-        return self.inbox.put_checked(frame.key, payload, sha256=frame.total_sha256)
+        payload, sha256 = delivered  # checked against the last frame's SHA-256
+        return self.inbox.put_checked(frame.key, payload, sha256=sha256)
 
 
 __all__ = ["MESSAGES_PATH", "PeerInbound", "messages_path"]

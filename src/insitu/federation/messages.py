@@ -8,10 +8,16 @@ payload::
     collab_id, sender, receiver, msg_id | chunk_index u32 | chunk_count u32 |
     total_size u64 | total_sha256 (32 bytes) | chunk bytes (the rest)
 
-All integers are big-endian. The receiver reassembles chunks in any order,
-ignores exact duplicates (a retried POST) and aborts on anything that cannot
-come from an honest sender: conflicting duplicates, inconsistent counts or
-sizes, a total over the per-message limit, or a hash mismatch. Frames are
+All integers are big-endian. ``total_sha256`` is the SHA-256 of the whole
+payload in the last frame (``chunk_index == chunk_count - 1``) and 32 zero
+bytes in every other frame (version 2; in version 1 every frame carried it),
+so a sender hashes the message as its frames go out instead of reading all of
+it before the first one. The receiver reassembles chunks in any order, ignores
+exact duplicates (a retried POST) and aborts on anything that cannot come from
+an honest sender: conflicting duplicates, inconsistent counts or sizes, a
+hash in a frame other than the last, a total over the per-message limit, or a
+payload that does not match the last frame's hash (so a frame of another
+message under the same id is caught when the message completes). Frames are
 authenticated by the request signature around them
 (:mod:`insitu.federation.signing`), not by this module.
 """
@@ -29,9 +35,11 @@ from insitu.computations.channel import DEFAULT_MAX_MESSAGE
 from insitu.errors import ProtocolAbort
 
 MAGIC = b"IF"
-VERSION = 1
+VERSION = 2
 DEFAULT_CHUNK_BYTES = 8 << 20  # 8 MiB
 MAX_ID_BYTES = 255
+#: ``total_sha256`` of every frame but the last.
+NO_SHA256 = bytes(32)
 
 _TAIL = struct.Struct(">IIQ32s")  # chunk_index, chunk_count, total_size, total_sha256
 
@@ -40,7 +48,11 @@ MessageKey = tuple[str, str, str, str]  # collab_id, sender, receiver, msg_id
 
 @dataclass(frozen=True)
 class Envelope:
-    """One frame: routing fields, chunk position, whole-message size and hash, chunk bytes."""
+    """One frame: routing fields, chunk position, whole-message size and hash, chunk bytes.
+
+    ``total_sha256`` is the payload's SHA-256 in the last frame, :data:`NO_SHA256`
+    in the others.
+    """
 
     collab_id: str
     sender: str
@@ -51,6 +63,11 @@ class Envelope:
     total_size: int
     total_sha256: bytes
     payload: bytes | memoryview
+
+    @property
+    def is_last(self) -> bool:
+        """Whether this is the message's last frame (the one that carries its hash)."""
+        return self.chunk_index == self.chunk_count - 1
 
     @property
     def key(self) -> MessageKey:
@@ -135,23 +152,31 @@ class Chunker:
     ) -> Iterator[Envelope]:
         """Yield the frames of ``payload`` in order (one empty frame for ``b""``).
 
-        Chunks are zero-copy views into ``payload``.
+        Chunks are zero-copy views into ``payload``. The payload is hashed a
+        chunk at a time as the frames are taken, so the last frame's hash costs
+        the consumer no pass of its own before the first frame.
         """
         view = memoryview(payload).cast("B")
-        total_sha = hashlib.sha256(view).digest()
-        count = max(1, -(-len(view) // self.chunk_bytes))
+        total = hashlib.sha256()
+        count = self.count(len(view))
         for index in range(count):
             chunk = view[index * self.chunk_bytes : (index + 1) * self.chunk_bytes]
+            total.update(chunk)
+            digest = total.digest() if index == count - 1 else NO_SHA256
             yield Envelope(
-                collab_id, sender, receiver, msg_id, index, count, len(view), total_sha, chunk
+                collab_id, sender, receiver, msg_id, index, count, len(view), digest, chunk
             )
+
+    def count(self, size: int) -> int:
+        """How many frames a payload of ``size`` bytes takes."""
+        return max(1, -(-size // self.chunk_bytes))
 
 
 @dataclass
 class _Partial:
     count: int
     total_size: int
-    total_sha256: bytes
+    total_sha256: bytes | None  # known once the last frame arrived
     chunks: dict[int, bytes | memoryview]
     received: int = 0
 
@@ -196,7 +221,9 @@ class Reassembler:
         """Take one frame; return the whole payload when this frame completes it.
 
         Returns ``None`` while chunks are missing, and for duplicates of a frame
-        already held or of a message already delivered.
+        already held or of a message already delivered (a late frame other than
+        the last cannot be compared with a delivered message, which only the last
+        frame's hash describes: it is ignored).
 
         Raises
         ------
@@ -205,11 +232,16 @@ class Reassembler:
             over ``max_message_bytes``, a full buffer or a hash mismatch. The
             message's partial state is dropped, so a sender must start it anew.
         """
+        delivered = self.accept_message(frame)
+        return None if delivered is None else delivered[0]
+
+    def accept_message(self, frame: Envelope) -> tuple[bytes, bytes] | None:
+        """:meth:`accept`, returning the payload with its (checked) SHA-256."""
         key = frame.key
         with self._lock:
             done_sha = self._done.get(key)
             if done_sha is not None:
-                if done_sha != frame.total_sha256:
+                if frame.is_last and done_sha != frame.total_sha256:
                     raise ProtocolAbort(
                         f"message {frame.msg_id!r} was already delivered with other content"
                     )
@@ -228,20 +260,19 @@ class Reassembler:
                 self._drop(key)
             return len(gone)
 
-    def _accept(self, key: MessageKey, frame: Envelope) -> bytes | None:
+    def _accept(self, key: MessageKey, frame: Envelope) -> tuple[bytes, bytes] | None:
         _check_frame(frame, self.max_message_bytes)
         partial = self._partial.get(key)
         if partial is None:
-            partial = _Partial(frame.chunk_count, frame.total_size, frame.total_sha256, {})
+            partial = _Partial(frame.chunk_count, frame.total_size, None, {})
             self._partial[key] = partial
-        elif (partial.count, partial.total_size, partial.total_sha256) != (
-            frame.chunk_count,
-            frame.total_size,
-            frame.total_sha256,
-        ):
-            raise ProtocolAbort(
-                f"frames of message {frame.msg_id!r} disagree on count, size or hash"
-            )
+        elif (partial.count, partial.total_size) != (frame.chunk_count, frame.total_size):
+            raise ProtocolAbort(f"frames of message {frame.msg_id!r} disagree on count or size")
+        if frame.is_last:
+            if partial.total_sha256 is None:
+                partial.total_sha256 = frame.total_sha256
+            elif partial.total_sha256 != frame.total_sha256:
+                raise ProtocolAbort(f"last frames of message {frame.msg_id!r} disagree on hash")
         held = partial.chunks.get(frame.chunk_index)
         if held is not None:
             if held != frame.payload:
@@ -264,13 +295,14 @@ class Reassembler:
         payload = b"".join(partial.chunks[i] for i in range(partial.count))
         if len(payload) != partial.total_size:
             raise ProtocolAbort(f"message {frame.msg_id!r} is shorter than its announced size")
-        if self._digest(key, payload) != partial.total_sha256:
+        total_sha256 = partial.total_sha256
+        if total_sha256 is None or self._digest(key, payload) != total_sha256:
             raise ProtocolAbort(f"message {frame.msg_id!r} does not match its SHA-256")
         self._drop(key, completed=True)
-        self._done[key] = partial.total_sha256
+        self._done[key] = total_sha256
         while len(self._done) > self._remember:
             self._done.popitem(last=False)
-        return payload
+        return payload, total_sha256
 
     def _drop(self, key: MessageKey, *, completed: bool = False) -> None:
         partial = self._partial.pop(key, None)
@@ -310,11 +342,17 @@ def _check_frame(frame: Envelope, max_message_bytes: int) -> None:
         )
     if frame.chunk_count > max(1, frame.total_size):
         raise ProtocolAbort(f"message {frame.msg_id!r} announces more chunks than bytes")
+    if not frame.is_last and frame.total_sha256 != NO_SHA256:
+        raise ProtocolAbort(
+            f"frame {frame.chunk_index} of message {frame.msg_id!r} carries a hash; "
+            "only the last frame does"
+        )
 
 
 __all__ = [
     "DEFAULT_CHUNK_BYTES",
     "MAGIC",
+    "NO_SHA256",
     "VERSION",
     "Chunker",
     "Envelope",
