@@ -52,7 +52,9 @@ times19(__m256i x)
                             x);
 }
 
-/* Limbs below 2^63 in, bounded limbs (see above) out, same value mod p. */
+/* Limbs below 2^63 in, bounded limbs (see above) out, same value mod p.
+ * Two interleaved carry chains, in ref10's order, halve the dependency chain;
+ * limbs 1 and 5 may end a little above 2^25 (by at most 2^15). */
 LANES_AVX2 static inline void
 fe4_carry(fe4 *h)
 {
@@ -61,13 +63,14 @@ fe4_carry(fe4 *h)
     __m256i       c;
 
     CARRY_STEP(h, 0, 26, m26);
-    CARRY_STEP(h, 1, 25, m25);
-    CARRY_STEP(h, 2, 26, m26);
-    CARRY_STEP(h, 3, 25, m25);
     CARRY_STEP(h, 4, 26, m26);
+    CARRY_STEP(h, 1, 25, m25);
     CARRY_STEP(h, 5, 25, m25);
+    CARRY_STEP(h, 2, 26, m26);
     CARRY_STEP(h, 6, 26, m26);
+    CARRY_STEP(h, 3, 25, m25);
     CARRY_STEP(h, 7, 25, m25);
+    CARRY_STEP(h, 4, 26, m26);
     CARRY_STEP(h, 8, 26, m26);
     c = _mm256_srli_epi64(h->v[9], 25);
     h->v[9] = _mm256_and_si256(h->v[9], m25);
@@ -75,68 +78,72 @@ fe4_carry(fe4 *h)
     CARRY_STEP(h, 0, 26, m26);
 }
 
+/* h = f * g. Column by column: one accumulator at a time keeps the other
+ * operands in memory, where vpmuludq reads them directly. */
 LANES_AVX2 static void
 fe4_mul(fe4 *h, const fe4 *f, const fe4 *g)
 {
     __m256i g19[10], f2[10], t[10];
-    int     i, j;
+    int     i, k;
 
-    for (j = 0; j < 10; j++) {
-        g19[j] = times19(g->v[j]);
-        f2[j] = (j & 1) ? _mm256_add_epi64(f->v[j], f->v[j]) : f->v[j];
-        t[j] = _mm256_setzero_si256();
+    for (i = 0; i < 10; i++) {
+        g19[i] = times19(g->v[i]);
+        f2[i] = (i & 1) ? _mm256_add_epi64(f->v[i], f->v[i]) : f->v[i];
     }
 #pragma GCC unroll 10
-    for (i = 0; i < 10; i++) {
+    for (k = 0; k < 10; k++) {
+        __m256i acc = _mm256_setzero_si256();
+
 #pragma GCC unroll 10
-        for (j = 0; j < 10; j++) {
-            /* limb weights 2^ceil(25.5 i): two odd limbs meet one bit higher */
+        for (i = 0; i < 10; i++) {
+            /* limb weights 2^ceil(25.5 i): two odd limbs meet one bit higher;
+             * past limb 9 the weight 2^255 is 19 */
+            const int     j = i <= k ? k - i : k - i + 10;
             const __m256i fi = (i & j & 1) ? f2[i] : f->v[i];
+            const __m256i gj = i <= k ? g->v[j] : g19[j];
 
-            if (i + j < 10) {
-                t[i + j] = _mm256_add_epi64(t[i + j], _mm256_mul_epu32(fi, g->v[j]));
-            } else {
-                t[i + j - 10] =
-                    _mm256_add_epi64(t[i + j - 10], _mm256_mul_epu32(fi, g19[j]));
-            }
+            acc = _mm256_add_epi64(acc, _mm256_mul_epu32(fi, gj));
         }
+        t[k] = acc; /* h may be f or g: write it after the last column */
     }
-    for (i = 0; i < 10; i++) {
-        h->v[i] = t[i];
+    for (k = 0; k < 10; k++) {
+        h->v[k] = t[k];
     }
     fe4_carry(h);
 }
 
+/* h = f^2: the products f_i f_j with i < j once, doubled. */
 LANES_AVX2 static void
 fe4_sq(fe4 *h, const fe4 *f)
 {
-    /* f_i f_j for i < j counted twice; each pair's factor as in fe4_mul */
-    __m256i f19[10], t[10];
-    int     i, j;
+    __m256i f19[10], f2[10], f4[10], t[10];
+    int     i, k;
 
-    for (j = 0; j < 10; j++) {
-        f19[j] = times19(f->v[j]);
-        t[j] = _mm256_setzero_si256();
+    for (i = 0; i < 10; i++) {
+        f19[i] = times19(f->v[i]);
+        f2[i] = _mm256_slli_epi64(f->v[i], 1);
+        f4[i] = _mm256_slli_epi64(f->v[i], 2);
     }
 #pragma GCC unroll 10
-    for (i = 0; i < 10; i++) {
-#pragma GCC unroll 10
-        for (j = i; j < 10; j++) {
-            const int     factor = ((i != j) ? 2 : 1) * ((i & j & 1) ? 2 : 1);
-            const __m256i fi = factor == 1   ? f->v[i]
-                               : factor == 2 ? _mm256_slli_epi64(f->v[i], 1)
-                                             : _mm256_slli_epi64(f->v[i], 2);
+    for (k = 0; k < 10; k++) {
+        __m256i acc = _mm256_setzero_si256();
 
-            if (i + j < 10) {
-                t[i + j] = _mm256_add_epi64(t[i + j], _mm256_mul_epu32(fi, f->v[j]));
-            } else {
-                t[i + j - 10] =
-                    _mm256_add_epi64(t[i + j - 10], _mm256_mul_epu32(fi, f19[j]));
+#pragma GCC unroll 10
+        for (i = 0; i < 10; i++) {
+            const int j = i <= k ? k - i : k - i + 10;
+
+            if (i <= j) {
+                const int     factor = ((i != j) ? 2 : 1) * ((i & j & 1) ? 2 : 1);
+                const __m256i fi = factor == 1 ? f->v[i] : factor == 2 ? f2[i] : f4[i];
+                const __m256i fj = i <= k ? f->v[j] : f19[j];
+
+                acc = _mm256_add_epi64(acc, _mm256_mul_epu32(fi, fj));
             }
         }
+        t[k] = acc; /* h may be f or g: write it after the last column */
     }
-    for (i = 0; i < 10; i++) {
-        h->v[i] = t[i];
+    for (k = 0; k < 10; k++) {
+        h->v[k] = t[k];
     }
     fe4_carry(h);
 }
@@ -150,6 +157,19 @@ fe4_add(fe4 *h, const fe4 *f, const fe4 *g)
         h->v[i] = _mm256_add_epi64(f->v[i], g->v[i]);
     }
     fe4_carry(h);
+}
+
+/* f + g without carrying: limbs below 2^27 + 2^16. Only for a result that
+ * goes straight into fe4_mul or fe4_sq, or is the f of fe4_sub, where the
+ * bounds above still hold (19 * 2^27.01 < 2^32; ten products < 2^63). */
+LANES_AVX2 static inline void
+fe4_add_lazy(fe4 *h, const fe4 *f, const fe4 *g)
+{
+    int i;
+
+    for (i = 0; i < 10; i++) {
+        h->v[i] = _mm256_add_epi64(f->v[i], g->v[i]);
+    }
 }
 
 /* f - g as f + 2p - g: each limb of 2p is above the bound of g's limb. */
@@ -230,7 +250,7 @@ fe4_store(fe25519 f0, fe25519 f1, fe25519 f2, fe25519 f3, const fe4 *h)
 LANES_AVX2 static void
 p3x4_to_cached(cachedx4 *r, const p3x4 *p, const fe4 *d2x4)
 {
-    fe4_add(&r->YplusX, &p->Y, &p->X);
+    fe4_add_lazy(&r->YplusX, &p->Y, &p->X); /* only ever a factor */
     fe4_sub(&r->YminusX, &p->Y, &p->X);
     r->Z = p->Z;
     fe4_mul(&r->T2d, &p->T, d2x4);
@@ -242,13 +262,13 @@ p3x4_add(p3x4 *r, const p3x4 *p, const cachedx4 *q)
 {
     fe4 a, b, c, dd, t0;
 
-    fe4_add(&a, &p->Y, &p->X);
+    fe4_add_lazy(&a, &p->Y, &p->X);
     fe4_mul(&a, &a, &q->YplusX);
     fe4_sub(&b, &p->Y, &p->X);
     fe4_mul(&b, &b, &q->YminusX);
     fe4_mul(&c, &q->T2d, &p->T);
     fe4_mul(&dd, &p->Z, &q->Z);
-    fe4_add(&t0, &dd, &dd);
+    fe4_add_lazy(&t0, &dd, &dd);
     fe4_sub(&r->X, &a, &b);
     fe4_add(&r->Y, &a, &b);
     fe4_add(&r->Z, &t0, &c);
@@ -284,8 +304,8 @@ p2x4_dbl(p3x4 *r, const p2x4 *p)
     fe4_sq(&xx, &p->X);
     fe4_sq(&yy, &p->Y);
     fe4_sq(&b, &p->Z);
-    fe4_add(&b, &b, &b);
-    fe4_add(&s, &p->X, &p->Y);
+    fe4_add_lazy(&b, &b, &b);
+    fe4_add_lazy(&s, &p->X, &p->Y);
     fe4_sq(&a, &s);
     fe4_add(&r->Y, &yy, &xx);
     fe4_sub(&r->Z, &yy, &xx);
