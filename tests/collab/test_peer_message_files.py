@@ -272,3 +272,44 @@ def test_a_node_start_sweeps_what_an_earlier_run_left(node: Node) -> None:
         assert not stale.exists()
     finally:
         node.federation.stop()
+
+
+def test_spooled_chunks_are_let_go_once_written_and_repeats_compared_with_the_file(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(tmp_path)
+    reassembler = SpoolingReassembler(spool)
+    first, second, *_rest = frames(BIG)
+    assert reassembler.accept(first) is None and reassembler.accept(second) is None
+    assert reassembler.accept(first) is None  # an exact repeat, compared with the file
+    entry = spool._entries[KEY]
+    spool._wait_written(entry)
+    assert entry.unwritten == {} and entry.early == {}  # nothing held in memory
+    forged = Envelope(**{**second.__dict__, "payload": bytes(len(second.payload))})
+    with pytest.raises(ProtocolAbort, match="conflicting duplicate of chunk 1"):
+        reassembler.accept(forged)
+    assert len(spool) == 0  # the message was dropped with its spool file
+    spool.discard()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_spool_write_keeps_the_chunks_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = Spool(tmp_path)
+    reassembler = SpoolingReassembler(spool)
+    split = frames(BIG)
+    reassembler.accept(split[0])
+    spool._wait_written(spool._entries[KEY])
+
+    def full(_fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("insitu.node.federation.spool._datasync", full)
+    payload = None
+    for frame in reversed(split[1:]):
+        payload = reassembler.accept(frame)
+    assert payload == BIG  # chunk 0 from the file, the others from memory
+    assert spool.take(KEY) is None  # the store writes the message itself
+    spool.discard()
+    assert list(tmp_path.iterdir()) == []
