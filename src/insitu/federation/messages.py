@@ -177,7 +177,7 @@ class _Partial:
     count: int
     total_size: int
     total_sha256: bytes | None  # known once the last frame arrived
-    chunks: dict[int, bytes | memoryview | None]  # None: a subclass keeps the chunk
+    chunks: dict[int, bytes | memoryview]
     received: int = 0
 
 
@@ -273,9 +273,9 @@ class Reassembler:
                 partial.total_sha256 = frame.total_sha256
             elif partial.total_sha256 != frame.total_sha256:
                 raise ProtocolAbort(f"last frames of message {frame.msg_id!r} disagree on hash")
-        if frame.chunk_index in partial.chunks:
-            held = partial.chunks[frame.chunk_index]
-            if not self._same_chunk(frame, held):
+        held = partial.chunks.get(frame.chunk_index)
+        if held is not None:
+            if held != frame.payload:
                 raise ProtocolAbort(
                     f"conflicting duplicate of chunk {frame.chunk_index} "
                     f"of message {frame.msg_id!r}"
@@ -286,13 +286,13 @@ class Reassembler:
             raise ProtocolAbort(f"chunks of message {frame.msg_id!r} exceed its announced size")
         if self._pending_bytes + size > self.max_pending_bytes:
             raise ProtocolAbort("too many bytes pending reassembly; message refused")
-        chunk = _keep(frame.payload)
-        partial.chunks[frame.chunk_index] = None if self._chunk_held(frame, chunk) else chunk
+        chunk = partial.chunks[frame.chunk_index] = _keep(frame.payload)
         partial.received += size
         self._pending_bytes += size
+        self._chunk_held(frame, chunk)
         if len(partial.chunks) < partial.count:
             return None
-        payload = self._assemble(key, [partial.chunks[i] for i in range(partial.count)])
+        payload = b"".join(partial.chunks[i] for i in range(partial.count))
         if len(payload) != partial.total_size:
             raise ProtocolAbort(f"message {frame.msg_id!r} is shorter than its announced size")
         total_sha256 = partial.total_sha256
@@ -311,21 +311,8 @@ class Reassembler:
             self._released(key, completed=completed)
 
     # -- hooks for subclasses; called with the lock held, so they must be quick ----------
-    def _chunk_held(self, frame: Envelope, chunk: bytes | memoryview) -> bool:
-        """A new chunk (``frame``'s, as ``chunk``) of a message was taken.
-
-        Return ``True`` if the subclass keeps it from now on (the reassembler then
-        holds no reference to it), ``False`` to have the reassembler hold it.
-        """
-        return False
-
-    def _same_chunk(self, frame: Envelope, held: bytes | memoryview | None) -> bool:
-        """Whether ``frame`` repeats the chunk held for its index (``None``: kept by a subclass)."""
-        return held == frame.payload
-
-    def _assemble(self, key: MessageKey, chunks: list[bytes | memoryview | None]) -> bytes:
-        """The whole payload from its chunks in order (``None``: kept by a subclass)."""
-        return b"".join(c for c in chunks if c is not None)
+    def _chunk_held(self, frame: Envelope, chunk: bytes | memoryview) -> None:
+        """A new chunk (``frame``'s, now held as ``chunk``) of a message was taken."""
 
     def _digest(self, key: MessageKey, payload: bytes) -> bytes:
         """The SHA-256 of a reassembled ``payload``, compared with the announced one."""
