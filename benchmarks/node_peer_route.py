@@ -99,6 +99,8 @@ NODE = r"""
 import hashlib, sys
 import uvicorn
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from insitu.errors import Unavailable
 from fastapi.responses import Response
 from insitu.node.api.app import create_app
 from insitu.node.node import Node
@@ -112,14 +114,27 @@ def ping() -> Response:
     return Response(b"ok")
 
 @app.get("/got/{msg:path}")
-def got(msg: str) -> Response:
-    payload = node.federation.inbox.get(("bench", "north", "south", msg), timeout=30)
+async def got(msg: str) -> Response:
+    # a message is handed to readers in this process as it commits: take it without a
+    # thread; wait in one only if it is not there yet
+    key = ("bench", "north", "south", msg)
+    try:
+        payload = node.federation.inbox.get(key, timeout=0)
+    except Unavailable:
+        payload = await run_in_threadpool(node.federation.inbox.get, key, timeout=30)
     return Response(str(len(payload)))
 
 @app.get("/sha/{msg:path}")
 def sha(msg: str) -> Response:
     payload = node.federation.inbox.get(("bench", "north", "south", msg), timeout=30)
     return Response(hashlib.sha256(payload).hexdigest())
+
+# These three routes stand in for a protocol party in the node's process, which reads
+# its inbox with no HTTP at all: match them before the node's own routes, so that
+# walking the node's API does not count as message overhead (as in the anchor's app).
+harness = app.router.routes[-3:]
+del app.router.routes[-3:]
+app.router.routes[:0] = harness
 
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
 """

@@ -32,7 +32,9 @@ def create_app(node: Node, *, run_jobs: bool = True) -> FastAPI:
     )
     app.state.node = node
     errors.install(app)
+    # Node-to-node frames first: every protocol message is matched against the routes
+    # in order, and the peer transport's few paths share no prefix with the others.
+    app.include_router(peer_transport.router)
     app.include_router(router)
     app.include_router(peer_routes.router)
-    app.include_router(peer_transport.router)
     return app

@@ -25,6 +25,7 @@ from insitu.node.federation.collaborations import Collaborations
 from insitu.node.federation.notices import EVENTS_PATH, PROPOSE_PATH
 from insitu.node.federation.records import Collaboration, Peer
 from insitu.node.federation.service import Federation
+from insitu.node.node import Node
 
 log = logging.getLogger("insitu.peers")
 router = APIRouter()
@@ -109,7 +110,9 @@ async def receive_event(collab_id: str, request: Request, node: NodeDep) -> Resp
 
 
 @router.post(MESSAGES_PATH)
-async def receive_frame(collab_id: str, request: Request, node: NodeDep) -> Response:
+async def receive_frame(collab_id: str, request: Request) -> Response:
+    # the busiest route: the node is read off the app directly, without a dependency
+    node: Node = request.app.state.node
     federation = node.federation
     limit = federation.reassembler.max_message_bytes + 4096
     try:
