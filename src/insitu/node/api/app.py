@@ -34,6 +34,7 @@ def create_app(node: Node, *, run_jobs: bool = True) -> FastAPI:
     errors.install(app)
     # Node-to-node frames first: every protocol message is matched against the routes
     # in order, and the peer transport's few paths share no prefix with the others.
+    app.router.routes.insert(0, peer_transport.frame_route)
     app.include_router(peer_transport.router)
     app.include_router(router)
     app.include_router(peer_routes.router)

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from insitu.errors import InvalidInput, PayloadTooLarge, ProtocolAbort, SecurityError
 from insitu.federation.inbound import MESSAGES_PATH
@@ -109,10 +110,10 @@ async def receive_event(collab_id: str, request: Request, node: NodeDep) -> Resp
     return await _control(request, node.federation, act)
 
 
-@router.post(MESSAGES_PATH)
-async def receive_frame(collab_id: str, request: Request) -> Response:
-    # the busiest route: the node is read off the app directly, without a dependency
+async def receive_frame(request: Request) -> Response:
+    """``POST`` one protocol frame: 204 once stored, 401 refused, 409 protocol violation."""
     node: Node = request.app.state.node
+    collab_id: str = request.path_params["collab_id"]
     federation = node.federation
     limit = federation.reassembler.max_message_bytes + 4096
     try:
@@ -138,4 +139,8 @@ async def receive_frame(collab_id: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-__all__ = ["MAX_CONTROL_BYTES", "router"]
+#: The busiest route, as a plain Starlette route: every protocol message passes here, and
+#: it needs none of FastAPI's parameter parsing, dependencies or response models.
+frame_route = Route(MESSAGES_PATH, receive_frame, methods=["POST"], name="receive_frame")
+
+__all__ = ["MAX_CONTROL_BYTES", "frame_route", "router"]
