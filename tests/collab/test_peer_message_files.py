@@ -4,9 +4,12 @@ deleted with their collaboration. Large ones are spooled to disk while their fra
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
+import mmap
 import os
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -182,6 +185,48 @@ def test_spooled_file_is_adopted_whatever_the_order_of_frames(node: Node) -> Non
     assert [p.name for p in folder.iterdir()] == [file_name(KEY)]  # renamed, nothing left
     assert (folder / file_name(KEY)).read_bytes() == BIG
     assert len(reassembler.spool) == 0
+    reassembler.spool.discard()
+
+
+def cached_bytes(path: Path) -> int:
+    """Bytes of ``path`` in the page cache, from ``mincore`` over a read-only mapping
+    (mapping a file faults none of its pages in)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long]  # fmt: skip
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    size = path.stat().st_size
+    page = mmap.PAGESIZE
+    with open(path, "rb") as f:
+        addr = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, f.fileno(), 0)
+    assert addr not in (None, ctypes.c_void_p(-1).value), os.strerror(ctypes.get_errno())
+    try:
+        vec = ctypes.create_string_buffer((size + page - 1) // page)
+        assert libc.mincore(addr, size, vec) == 0, os.strerror(ctypes.get_errno())
+        return sum(b & 1 for b in vec.raw) * page
+    finally:
+        libc.munmap(addr, size)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mincore is read on Linux only")
+def test_message_files_leave_the_page_cache_once_on_disk(node: Node) -> None:
+    # a node receives message after message: kept cached, each would take fresh memory
+    reassembler, inbox, folder = spooling(node)
+    payload = None
+    for frame in frames(BIG):
+        payload = reassembler.accept(frame)
+    assert payload == BIG
+    assert inbox.put_checked(KEY, payload, sha256=hashlib.sha256(BIG).digest())
+    written = ("c1", "north", "south", "written")
+    assert inbox.put(written, BIG)  # not spooled: the store writes the file itself
+    for key in (KEY, written):
+        path = folder / file_name(key)
+        assert path.stat().st_size == len(BIG)
+        assert cached_bytes(path) < len(BIG) // 2
+        assert path.read_bytes() == BIG  # and reading it back caches it as usual
+        assert cached_bytes(path) == -(-len(BIG) // mmap.PAGESIZE) * mmap.PAGESIZE
     reassembler.spool.discard()
 
 

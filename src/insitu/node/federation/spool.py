@@ -5,10 +5,12 @@ at once: join, hash, write, fsync. A :class:`SpoolingReassembler` hands every
 chunk of a multi-frame message over :data:`INLINE_MAX_BYTES` to a
 :class:`Spool`, whose helper thread appends the chunks in order to a temporary
 file in the message directory and feeds them to a running SHA-256 while the
-next frames are still on the wire (each chunk is synced to disk as it is
-written, so little is left for the final fsync). When the message completes, the
-reassembler compares that hash with the announced one, and the store adopts
-the fsync'd file with a rename (:meth:`FederationStore.put_message`).
+next frames are still on the wire. Each chunk is synced to disk as it is
+written, so little is left for the final fsync, and its cached pages are then
+let go (:func:`~insitu.node.federation.message_files.drop_cached`). When the
+message completes, the reassembler compares that hash with the announced one,
+and the store adopts the fsync'd file with a rename
+(:meth:`FederationStore.put_message`).
 
 Nothing is acknowledged earlier than before: a frame's 204 still means what it
 meant (a middle frame is held in memory, the last one committed with its
@@ -29,7 +31,7 @@ from typing import BinaryIO
 
 from insitu.computations.channel import DEFAULT_MAX_MESSAGE
 from insitu.federation.messages import Envelope, MessageKey, Reassembler
-from insitu.node.federation.message_files import INLINE_MAX_BYTES
+from insitu.node.federation.message_files import INLINE_MAX_BYTES, drop_cached
 
 
 class _Entry:
@@ -91,6 +93,7 @@ class Spool:
             entry.file.write(part)
             entry.file.flush()
             _datasync(entry.file.fileno())  # now, so the final fsync has little left to do
+            drop_cached(entry.file.fileno())  # written pages are reused for the next chunk
         except OSError:
             entry.failed = True  # the store writes the file itself instead
 
